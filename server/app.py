@@ -1,0 +1,57 @@
+"""The app factory: create_app(settings) builds everything; nothing happens at import time."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+
+from . import db
+from .errors import NotSignedIn, http_error, not_signed_in, server_error
+from .middleware import BodyLimit, SecurityHeaders
+from .openapi import openapi_schema
+from .releases import ReleaseCache
+from .resources import Assets, make_templates
+from .routes import routes
+from .settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the ASGI app for these settings (from the environment when omitted)."""
+    settings = settings or Settings.from_env()
+    assets = Assets(settings.pwa_dir / "static")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        await db.open_db(settings)
+        try:
+            if settings.check_migrations:
+                await db.ensure_current(settings)
+            yield
+        finally:
+            await db.close_db()
+
+    app = Starlette(
+        debug=settings.debug,
+        routes=routes(settings, assets),
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(BodyLimit, max_bytes=1_000_000),
+            Middleware(GZipMiddleware, minimum_size=500, compresslevel=6),
+        ],
+        exception_handlers={
+            HTTPException: http_error,
+            NotSignedIn: not_signed_in,
+            Exception: server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.assets = assets
+    app.state.templates = make_templates(settings.pwa_dir, assets)
+    app.state.releases = ReleaseCache()
+    app.state.openapi = openapi_schema()
+    return app

@@ -1,0 +1,85 @@
+"""Database set-up: the Tortoise config, start/stop, and the migration guard."""
+
+from __future__ import annotations
+
+from tortoise import Tortoise, connections
+from tortoise.migrations.executor import MigrationExecutor
+
+from .settings import Settings
+
+APP_LABEL = "models"
+
+
+class MigrationsBehind(RuntimeError):
+    """The database is missing migrations that this version of the app needs."""
+
+
+def tortoise_config(settings: Settings) -> dict:
+    """The Tortoise ORM config for these settings."""
+    return {
+        "connections": {"default": settings.db_url},
+        "apps": {
+            APP_LABEL: {
+                "models": ["server.models"],
+                "default_connection": "default",
+                "migrations": "server.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _ensure_data_dir(settings: Settings) -> None:
+    if settings.is_sqlite and not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+async def open_db(settings: Settings) -> None:
+    """Connect Tortoise to the configured database (global, so any task can query)."""
+    _ensure_data_dir(settings)
+    await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+
+
+async def close_db() -> None:
+    """Close every database connection and forget the global context."""
+    await Tortoise.close_connections()
+
+
+def _executor(settings: Settings) -> MigrationExecutor:
+    config = tortoise_config(settings)
+    return MigrationExecutor(connections.get("default"), config["apps"])
+
+
+async def pending_migrations(settings: Settings) -> list[str]:
+    """Names of migrations not yet applied to the open database."""
+    steps = await _executor(settings).plan()
+    return [step.migration.name for step in steps if not step.backward]
+
+
+async def applied_count(settings: Settings) -> int:
+    """How many migrations the open database has applied."""
+    executor = _executor(settings)
+    return len(await executor.recorder.applied_migrations())
+
+
+async def migrate(settings: Settings) -> list[str]:
+    """Apply every pending migration; return the names applied."""
+    pending = await pending_migrations(settings)
+    if pending:
+        await _executor(settings).migrate()
+    return pending
+
+
+async def ensure_current(settings: Settings) -> None:
+    """Raise MigrationsBehind when the open database lacks migrations."""
+    pending = await pending_migrations(settings)
+    if pending:
+        raise MigrationsBehind(
+            f"The database is {len(pending)} migration(s) behind this version of the app "
+            f"({', '.join(pending)}). Back it up, then run: fieldguide migrate"
+        )
+
+
+# For the `tortoise` command line (makemigrations): tortoise -c server.db.TORTOISE_ORM ...
+TORTOISE_ORM = tortoise_config(Settings.from_env())

@@ -1,0 +1,230 @@
+"""Immutable releases: base content in the database, publishing, and a cached read view."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tortoise.transactions import in_transaction
+
+from .content import Content, content_hash, render_card
+from .models import Agency, BaseCard, CardVersion, Release, ReleaseCard, User
+from .rendering import plain_text
+from .search import Indexed, index_card, rank
+
+
+async def store_card(data: dict, connection=None) -> CardVersion:
+    """Store one card version (idempotent: the hash is the key)."""
+    digest, html, stored = render_card(data)
+    version = await CardVersion.get_or_none(hash=digest).using_db(connection)
+    if version is None:
+        version = await CardVersion.create(
+            hash=digest, card_id=data["id"], data=stored, html=html, using_db=connection
+        )
+    return version
+
+
+async def sync_base_content(content: Content) -> list[str]:
+    """Make the BaseCard table match content/; return the ids of new or changed cards."""
+    changed = []
+    async with in_transaction() as conn:
+        existing = {b.card_id: b for b in await BaseCard.all().using_db(conn)}
+        for position, card in enumerate(content.cards):
+            version = await store_card(card, conn)
+            base = existing.pop(card["id"], None)
+            if base is None:
+                await BaseCard.create(
+                    card_id=card["id"], version=version, position=position, using_db=conn
+                )
+                changed.append(card["id"])
+            elif base.version_id != version.hash or base.position != position:
+                if base.version_id != version.hash:
+                    changed.append(card["id"])
+                base.version = version
+                base.position = position
+                await base.save(using_db=conn)
+        for gone in existing.values():
+            await gone.delete(using_db=conn)
+            changed.append(gone.card_id)
+    return changed
+
+
+def manifest_hash(number: int, cards: list[tuple[str, str]], categories, flow, due_at, requires_ack) -> str:
+    """The hash that identifies a release's exact content (the ETag's basis)."""
+    return content_hash(
+        {
+            "number": number,
+            "cards": cards,
+            "categories": categories,
+            "flow": flow,
+            "due_at": due_at.isoformat() if due_at else None,
+            "requires_ack": requires_ack,
+        }
+    )
+
+
+async def publish_release(
+    agency: Agency,
+    cards: list[dict],
+    categories: list[dict],
+    flow: dict,
+    summary: str,
+    *,
+    due_at: datetime | None = None,
+    requires_ack: bool = True,
+    author: User | None = None,
+    approver: User | None = None,
+    publisher: User | None = None,
+    connection=None,
+) -> Release:
+    """Create release N+1 of an agency from whole card data, all or nothing."""
+
+    async def _publish(conn) -> Release:
+        last = await Release.filter(agency=agency).using_db(conn).order_by("-number").first()
+        number = (last.number if last else 0) + 1
+        versions = [await store_card(card, conn) for card in cards]
+        digest = manifest_hash(
+            number, [(v.card_id, v.hash) for v in versions], categories, flow, due_at, requires_ack
+        )
+        release = await Release.create(
+            agency=agency,
+            number=number,
+            summary=summary,
+            due_at=due_at,
+            requires_ack=requires_ack,
+            author=author,
+            approver=approver,
+            publisher=publisher,
+            categories=categories,
+            flow=flow,
+            manifest_hash=digest,
+            using_db=conn,
+        )
+        await ReleaseCard.bulk_create(
+            [
+                ReleaseCard(release=release, card_id=v.card_id, position=i, version=v)
+                for i, v in enumerate(versions)
+            ],
+            using_db=conn,
+        )
+        return release
+
+    if connection is not None:
+        return await _publish(connection)
+    async with in_transaction() as conn:
+        return await _publish(conn)
+
+
+@dataclass
+class ReleaseView:
+    """A published release loaded once: cards in order, lookup by id, search index."""
+
+    id: int
+    agency_id: int
+    number: int
+    summary: str
+    published_at: datetime
+    due_at: datetime | None
+    requires_ack: bool
+    manifest_hash: str
+    categories: list[dict]
+    flow: dict
+    cards: list[dict]
+    by_id: dict[str, dict] = field(default_factory=dict)
+    index: list[Indexed] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.by_id = {c["id"]: c for c in self.cards}
+        self.index = [
+            index_card(c["id"], c["title"], c["tags"], c["summary"], c["text"]) for c in self.cards
+        ]
+
+    @property
+    def etag(self) -> str:
+        """Strong ETag of the manifest."""
+        return f'"r{self.number}-{self.manifest_hash[:20]}"'
+
+    def grouped(self) -> list[tuple[dict, list[dict]]]:
+        """Categories in order, each with its cards."""
+        groups = []
+        for category in self.categories:
+            cards = [c for c in self.cards if c["category"] == category["id"]]
+            if cards:
+                groups.append((category, cards))
+        return groups
+
+    def search(self, query: str) -> list[dict]:
+        """Cards matching a query, best first."""
+        return [self.by_id[card_id] for card_id, _ in rank(self.index, query)]
+
+    def manifest(self) -> dict:
+        """The sync manifest: what a device needs to know to hold this release."""
+        return {
+            "release": self.number,
+            "etag": self.etag,
+            "published_at": self.published_at.isoformat(),
+            "due_at": self.due_at.isoformat() if self.due_at else None,
+            "requires_ack": self.requires_ack,
+            "summary": self.summary,
+            "categories": self.categories,
+            "cards": [
+                {
+                    "id": c["id"],
+                    "hash": c["hash"],
+                    "title": c["title"],
+                    "category": c["category"],
+                    "summary": c["summary"],
+                }
+                for c in self.cards
+            ],
+        }
+
+
+class ReleaseCache:
+    """Loaded releases by id (they never change), least recently used dropped first."""
+
+    def __init__(self, size: int = 64):
+        self.size = size
+        self._items: OrderedDict[int, ReleaseView] = OrderedDict()
+
+    async def get(self, release: Release) -> ReleaseView:
+        """The loaded view of a release."""
+        view = self._items.get(release.id)
+        if view is None:
+            view = await load_release(release)
+            self._items[release.id] = view
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        self._items.move_to_end(release.id)
+        return view
+
+
+async def load_release(release: Release) -> ReleaseView:
+    """Read a release and its card versions from the database."""
+    rows = await ReleaseCard.filter(release=release).order_by("position").prefetch_related("version")
+    cards = []
+    for row in rows:
+        data = dict(row.version.data)
+        data["hash"] = row.version.hash
+        data["html"] = row.version.html
+        data["text"] = plain_text(data["body"])
+        cards.append(data)
+    return ReleaseView(
+        id=release.id,
+        agency_id=release.agency_id,
+        number=release.number,
+        summary=release.summary,
+        published_at=release.published_at,
+        due_at=release.due_at,
+        requires_ack=release.requires_ack,
+        manifest_hash=release.manifest_hash,
+        categories=release.categories,
+        flow=release.flow,
+        cards=cards,
+    )
+
+
+async def latest_release(agency_id: int) -> Release | None:
+    """The agency's current (highest-numbered) release."""
+    return await Release.filter(agency_id=agency_id).order_by("-number").first()

@@ -1,0 +1,104 @@
+"""Settings read from the environment, each with a safe default and its own help text."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app can be configured with; see README's settings table."""
+
+    data_dir: Path = field(
+        default=ROOT / "data",
+        metadata={"env": "FIELDGUIDE_DATA_DIR", "help": "Folder for the SQLite file and keys."},
+    )
+    database_url: str = field(
+        default="",
+        metadata={
+            "env": "FIELDGUIDE_DATABASE_URL",
+            "help": "sqlite://PATH or postgres://user@host:port/db; default: SQLite in the data folder.",
+        },
+    )
+    content_dir: Path = field(
+        default=ROOT / "content",
+        metadata={"env": "FIELDGUIDE_CONTENT_DIR", "help": "Folder of the base guidance cards."},
+    )
+    secure_cookies: bool = field(
+        default=False,
+        metadata={
+            "env": "FIELDGUIDE_SECURE_COOKIES",
+            "help": "Mark cookies Secure; turn on behind HTTPS.",
+        },
+    )
+    session_days: int = field(
+        default=30,
+        metadata={"env": "FIELDGUIDE_SESSION_DAYS", "help": "Sliding sign-in lifetime in days."},
+    )
+    debug: bool = field(
+        default=False,
+        metadata={"env": "FIELDGUIDE_DEBUG", "help": "Show tracebacks (never in production)."},
+    )
+    check_migrations: bool = field(
+        default=True,
+        metadata={
+            "env": "FIELDGUIDE_CHECK_MIGRATIONS",
+            "help": "Refuse to start when the database's migrations are behind.",
+        },
+    )
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Build settings from environment variables, then apply keyword overrides."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            if f.type in ("bool", bool):
+                values[f.name] = _env_bool(raw)
+            elif f.type in ("int", int):
+                values[f.name] = int(raw)
+            elif f.type in ("Path", Path):
+                values[f.name] = Path(raw)
+            else:
+                values[f.name] = raw
+        values.update(overrides)
+        return cls(**values)
+
+    def with_(self, **changes) -> "Settings":
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in effect (SQLite in the data folder unless set)."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://"):
+                url = "asyncpg://" + url[len("postgresql://") :]
+            elif url.startswith("postgres://"):
+                url = "asyncpg://" + url[len("postgres://") :]
+            return url
+        return f"sqlite://{self.data_dir / 'fieldguide.sqlite3'}?busy_timeout=5000&synchronous=NORMAL"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite://")
+
+    @property
+    def pwa_dir(self) -> Path:
+        return ROOT / "pwa"
+
+    @property
+    def service_worker_dir(self) -> Path:
+        return ROOT / "service_worker"
