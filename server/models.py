@@ -20,6 +20,10 @@ class Agency(Model):
     id = fields.IntField(primary_key=True)
     slug = fields.CharField(max_length=64, unique=True)
     name = fields.CharField(max_length=200)
+    # None: the default rule (self-approval only while the agency has fewer than two admins).
+    allow_self_approval = fields.BooleanField(null=True)
+    # None: "I have read and understand the changes in release N."
+    attestation = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -132,7 +136,231 @@ class ReleaseCard(Model):
     version: fields.ForeignKeyRelation[CardVersion] = fields.ForeignKeyField(
         "models.CardVersion", related_name=False, to_field="hash", on_delete=fields.RESTRICT
     )
+    # How this card changed from the previous release: added, major, minor, or None (same).
+    change = fields.CharField(max_length=8, null=True)
+    # The base (NASRO) version this card was last aligned with; None for a local card.
+    base_hash = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "release_card"
         unique_together = (("release", "card_id"),)
+
+
+class Invitation(Model):
+    """A single-use link to set a password: for a new user (invite) or a reset."""
+
+    id = fields.IntField(primary_key=True)
+    agency: fields.ForeignKeyRelation[Agency] = fields.ForeignKeyField(
+        "models.Agency", related_name=False, on_delete=fields.RESTRICT
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="invitations", on_delete=fields.RESTRICT
+    )
+    purpose = fields.CharField(max_length=8)  # invite | reset
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "invitation"
+
+
+class LoginAttempt(Model):
+    """A sign-in attempt, kept to throttle guessing per account and per address."""
+
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=254, db_index=True)
+    address = fields.CharField(max_length=64, db_index=True)
+    succeeded = fields.BooleanField()
+    at = fields.DatetimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        table = "login_attempt"
+
+
+class DraftStatus(StrEnum):
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+    WITHDRAWN = "withdrawn"
+
+
+class Draft(Model):
+    """An agency's proposed revision: collects card edits until it is reviewed and published."""
+
+    id = fields.IntField(primary_key=True)
+    agency: fields.ForeignKeyRelation[Agency] = fields.ForeignKeyField(
+        "models.Agency", related_name="drafts", on_delete=fields.RESTRICT
+    )
+    status = fields.CharEnumField(DraftStatus, max_length=16, default=DraftStatus.DRAFT)
+    summary = fields.TextField(default="")
+    # The release this draft was started from; edits apply on top of it.
+    base_release: fields.ForeignKeyRelation[Release] = fields.ForeignKeyField(
+        "models.Release", related_name=False, on_delete=fields.RESTRICT
+    )
+    # Card ids in their new order, or None to keep the order of the base release.
+    order = fields.JSONField(null=True)
+    due_at = fields.DatetimeField(null=True)
+    author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, on_delete=fields.RESTRICT
+    )
+    reviewer: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
+    review_comment = fields.TextField(null=True)
+    submitted_at = fields.DatetimeField(null=True)
+    reviewed_at = fields.DatetimeField(null=True)
+    published_release: fields.ForeignKeyNullableRelation[Release] = fields.ForeignKeyField(
+        "models.Release", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "draft"
+
+
+class DraftCard(Model):
+    """One card a draft adds, edits or retires, with its change class."""
+
+    id = fields.IntField(primary_key=True)
+    draft: fields.ForeignKeyRelation[Draft] = fields.ForeignKeyField(
+        "models.Draft", related_name="cards", on_delete=fields.RESTRICT
+    )
+    card_id = fields.CharField(max_length=100)
+    action = fields.CharField(max_length=8)  # add | edit | retire
+    data = fields.JSONField(null=True)  # whole card data for add/edit
+    change_class = fields.CharField(max_length=8, default="major")  # major | minor
+    # Set when this edit takes in a new base (NASRO) version of the card.
+    base_hash = fields.CharField(max_length=64, null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "draft_card"
+        unique_together = (("draft", "card_id"),)
+
+
+class AuditEntry(Model):
+    """An admin action, append-only: who did what, when, to which card or release."""
+
+    id = fields.IntField(primary_key=True)
+    agency: fields.ForeignKeyRelation[Agency] = fields.ForeignKeyField(
+        "models.Agency", related_name=False, on_delete=fields.RESTRICT
+    )
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
+    action = fields.CharField(max_length=64)
+    target = fields.CharField(max_length=200, default="")
+    hash_before = fields.CharField(max_length=64, null=True)
+    hash_after = fields.CharField(max_length=64, null=True)
+    details = fields.JSONField(default=dict)
+    at = fields.DatetimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        table = "audit_entry"
+
+
+class Device(Model):
+    """One officer's phone or browser, known by a client-made id. Records its last sync."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="devices", on_delete=fields.RESTRICT
+    )
+    device_id = fields.CharField(max_length=64)
+    user_agent = fields.CharField(max_length=300, default="")
+    release_number = fields.IntField(null=True)
+    last_sync_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "device"
+        unique_together = (("user", "device_id"),)
+
+
+class Acknowledgment(Model):
+    """An officer's acknowledgment of a release: append-only and hash-chained per agency."""
+
+    id = fields.IntField(primary_key=True)
+    agency: fields.ForeignKeyRelation[Agency] = fields.ForeignKeyField(
+        "models.Agency", related_name=False, on_delete=fields.RESTRICT
+    )
+    seq = fields.IntField()  # position in the agency's chain, from 1
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="acknowledgments", on_delete=fields.RESTRICT
+    )
+    release: fields.ForeignKeyRelation[Release] = fields.ForeignKeyField(
+        "models.Release", related_name="acknowledgments", on_delete=fields.RESTRICT
+    )
+    uuid = fields.CharField(max_length=36, unique=True)
+    card_hashes = fields.JSONField()
+    attestation = fields.TextField()
+    device_time = fields.DatetimeField(null=True)
+    received_at = fields.DatetimeField()
+    device_id = fields.CharField(max_length=64, null=True)
+    prev_hash = fields.CharField(max_length=64)
+    row_hash = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "acknowledgment"
+        unique_together = (("agency", "seq"), ("user", "release"))
+
+
+class PushSubscription(Model):
+    """A Web Push subscription of one officer's device."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="push_subscriptions", on_delete=fields.RESTRICT
+    )
+    device_id = fields.CharField(max_length=64, null=True)
+    endpoint = fields.CharField(max_length=1000, unique=True)
+    p256dh = fields.CharField(max_length=200)
+    auth = fields.CharField(max_length=100)
+    user_agent = fields.CharField(max_length=300, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_delivered_at = fields.DatetimeField(null=True)
+    last_failure_at = fields.DatetimeField(null=True)
+    last_failure = fields.CharField(max_length=300, null=True)
+
+    class Meta:
+        table = "push_subscription"
+
+
+class PushOutbox(Model):
+    """One notice to one subscription, written with the release and drained by the push worker."""
+
+    id = fields.IntField(primary_key=True)
+    agency: fields.ForeignKeyRelation[Agency] = fields.ForeignKeyField(
+        "models.Agency", related_name=False, on_delete=fields.RESTRICT
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, on_delete=fields.RESTRICT
+    )
+    subscription: fields.ForeignKeyNullableRelation[PushSubscription] = fields.ForeignKeyField(
+        "models.PushSubscription", null=True, related_name=False, on_delete=fields.SET_NULL
+    )
+    endpoint = fields.CharField(max_length=1000)
+    release: fields.ForeignKeyNullableRelation[Release] = fields.ForeignKeyField(
+        "models.Release", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
+    kind = fields.CharField(max_length=16)  # release | reminder
+    payload = fields.JSONField()
+    topic = fields.CharField(max_length=32)
+    urgency = fields.CharField(max_length=8, default="normal")
+    ttl = fields.IntField(default=86400)
+    status = fields.CharField(max_length=8, default="pending", db_index=True)  # pending|sent|failed|gone
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(db_index=True)
+    last_error = fields.CharField(max_length=300, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "push_outbox"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import Mount, Route
 
 from .static import HashedStaticFiles, service_worker, web_manifest
-from .views import api, auth, pages
+from .views import api, auth, changes, pages
 
 
 def routes(settings, assets) -> list:
@@ -17,6 +17,8 @@ def routes(settings, assets) -> list:
         Route("/flow", pages.flow, name="flow_start"),
         Route("/flow/{node}", pages.flow, name="flow"),
         Route("/offline", pages.offline, name="offline"),
+        Route("/changes", changes.changes, name="changes"),
+        Route("/releases/{number:int}/changes", changes.changes, name="release_changes"),
         Route("/sign-in", auth.sign_in_form, methods=["GET"], name="sign_in_form"),
         Route("/sign-in", auth.sign_in, methods=["POST"], name="sign_in"),
         Route("/sign-out", auth.sign_out, methods=["POST"], name="sign_out"),

@@ -1,0 +1,116 @@
+"""What changed between two releases: card by card, word by word."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+_TOKEN = re.compile(r"\n|[^\S\n]+|[^\s]+")
+
+
+def tokens(text: str) -> list[str]:
+    """Words, runs of spaces and line breaks, so a diff can be put back together exactly."""
+    return _TOKEN.findall(text)
+
+
+def word_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """[(op, text)] with op one of 'equal', 'insert', 'delete', joining back to old or new."""
+    a, b = tokens(old), tokens(new)
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    segments: list[tuple[str, str]] = []
+
+    def add(op: str, text: str) -> None:
+        if not text:
+            return
+        if segments and segments[-1][0] == op:
+            segments[-1] = (op, segments[-1][1] + text)
+        else:
+            segments.append((op, text))
+
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            add("equal", "".join(a[i1:i2]))
+        else:
+            if tag in ("delete", "replace"):
+                add("delete", "".join(a[i1:i2]))
+            if tag in ("insert", "replace"):
+                add("insert", "".join(b[j1:j2]))
+    return _tidy(segments)
+
+
+def _tidy(segments: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Move leading spaces of a marked change into the unchanged text before it."""
+    out: list[tuple[str, str]] = []
+    for op, text in segments:
+        if op != "equal" and out and out[-1][0] == "equal" and text[:1] == " ":
+            stripped = text.lstrip(" ")
+            if stripped:
+                out[-1] = ("equal", out[-1][1] + text[: len(text) - len(stripped)])
+                text = stripped
+        out.append((op, text))
+    return out
+
+
+def old_side(segments: list[tuple[str, str]]) -> str:
+    return "".join(t for op, t in segments if op != "insert")
+
+
+def new_side(segments: list[tuple[str, str]]) -> str:
+    return "".join(t for op, t in segments if op != "delete")
+
+
+@dataclass
+class FieldChange:
+    label: str
+    segments: list[tuple[str, str]]
+
+
+@dataclass
+class CardChange:
+    """One card's change between two releases."""
+
+    card_id: str
+    title: str
+    kind: str  # added | changed | retired
+    change_class: str | None = None  # major | minor, when the newer release says
+    fields: list[FieldChange] = field(default_factory=list)
+
+
+def _card_fields(card: dict) -> list[tuple[str, str]]:
+    parts = [("Title", card["title"]), ("One-line answer", card["summary"]), ("Card text", card["body"])]
+    for slot in card.get("local_policy", []):
+        parts.append((f"Your agency's policy: {slot['label']}", slot.get("text", "")))
+    parts.append(("Sources", "; ".join(card.get("source", []))))
+    return parts
+
+
+def compare_cards(old: dict | None, new: dict | None) -> list[FieldChange]:
+    """The fields that differ between two versions of a card (either may be missing)."""
+    old_fields = dict(_card_fields(old)) if old else {}
+    new_fields = dict(_card_fields(new)) if new else {}
+    labels = list(dict.fromkeys([*old_fields, *new_fields]))
+    changes = []
+    for label in labels:
+        before, after = old_fields.get(label, ""), new_fields.get(label, "")
+        if before != after:
+            changes.append(FieldChange(label, word_diff(before, after)))
+    return changes
+
+
+def compare_releases(old_cards: list[dict], new_cards: list[dict], change_classes: dict | None = None) -> list[CardChange]:
+    """Cards added, changed or retired from one release's cards to another's, in the new order."""
+    change_classes = change_classes or {}
+    old_by_id = {c["id"]: c for c in old_cards}
+    new_ids = {c["id"] for c in new_cards}
+    result = []
+    for card in new_cards:
+        before = old_by_id.get(card["id"])
+        if before is None:
+            result.append(CardChange(card["id"], card["title"], "added", change_classes.get(card["id"]), compare_cards(None, card)))
+        elif before["hash"] != card["hash"]:
+            result.append(CardChange(card["id"], card["title"], "changed", change_classes.get(card["id"]), compare_cards(before, card)))
+    for card in old_cards:
+        if card["id"] not in new_ids:
+            result.append(CardChange(card["id"], card["title"], "retired", None, compare_cards(card, None)))
+    return result
