@@ -11,8 +11,10 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from . import db
 from .errors import NotSignedIn, http_error, not_signed_in, server_error
+from .fragments import Fragments
 from .middleware import BodyLimit, SecurityHeaders
 from .openapi import openapi_schema
+from .push.runtime import push_runtime
 from .releases import ReleaseCache
 from .resources import Assets, make_templates
 from .routes import routes
@@ -30,7 +32,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             if settings.check_migrations:
                 await db.ensure_current(settings)
-            yield
+            async with push_runtime(app, settings):
+                yield
         finally:
             await db.close_db()
 
@@ -52,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.assets = assets
     app.state.templates = make_templates(settings.pwa_dir, assets)
+    app.state.fragments = Fragments(app.state.templates)
     app.state.releases = ReleaseCache()
     app.state.openapi = openapi_schema()
     return app

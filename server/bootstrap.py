@@ -8,7 +8,7 @@ from tortoise.transactions import in_transaction
 
 from . import db
 from .auth import hash_password
-from .content import load_content
+from .content import content_hash, load_content
 from .models import Agency, BaseCard, Role, User
 from .releases import publish_release, sync_base_content
 from .settings import Settings
@@ -66,6 +66,7 @@ async def create_agency(settings: Settings, slug: str, name: str) -> Agency:
             flow,
             "NASRO base guidance (2015 position statement).",
             requires_ack=True,
+            base_hashes={card["id"]: content_hash(card) for card in cards},
             connection=conn,
         )
     return agency

@@ -7,9 +7,9 @@ import asyncio
 import getpass
 import sys
 
-from . import bootstrap, db
+from . import accounts, audit, bootstrap, db
 from .content import ContentInvalid, load_content
-from .models import Agency, Role
+from .models import Agency, Role, User
 from .settings import Settings
 
 
@@ -91,7 +91,41 @@ def cmd_content_check(args, settings: Settings) -> int:
     return 0
 
 
+def _link_url(args, settings: Settings, token: str) -> str:
+    base = args.base_url or settings.base_url or "http://127.0.0.1:8000"
+    return base.rstrip("/") + accounts.invitation_path(token)
+
+
+def _print_link(args, settings: Settings, user: User, token: str) -> None:
+    print(
+        f"Single-use link for {user.email} to set their password "
+        f"(expires in {settings.invitation_days} days; give it only to them):\n"
+        f"  {_link_url(args, settings, token)}"
+    )
+
+
+async def _create_user(settings: Settings, agency: Agency, email, name, role: Role, password, school=None):
+    """A user made from the command line, audited; with a set-password token when no password is given."""
+    problem = accounts.password_problem(password, password) if password else None
+    if problem:
+        raise SystemExit(problem)
+    try:
+        email = accounts.check_email(email)
+        name = accounts.check_name(name)
+    except accounts.AccountError as exc:
+        raise SystemExit(exc.message) from None
+    if await User.exists(email=email):
+        raise SystemExit(f"{email} already has an account.")
+    user = await bootstrap.create_user(agency, email, name, role, password, school)
+    await audit.record(agency, None, "user.create", email, details={"role": role.value, "by": "command line"})
+    token = None if password else await accounts.new_link(None, user, settings.invitation_days)
+    return user, token
+
+
 def cmd_create_agency(args, settings: Settings) -> int:
+    if args.password and not args.admin_email:
+        raise SystemExit("--password needs --admin-email.")
+
     async def go():
         await db.open_db(settings)
         await db.ensure_current(settings)
@@ -99,19 +133,27 @@ def cmd_create_agency(args, settings: Settings) -> int:
             raise SystemExit(f"An agency with slug {args.slug!r} exists already.")
         await bootstrap.load_base_content(settings)
         agency = await bootstrap.create_agency(settings, args.slug, args.name)
+        await audit.record(agency, None, "agency.create", agency.slug, details={"name": agency.name})
+        admin = token = None
         if args.admin_email:
-            await bootstrap.create_user(agency, args.admin_email, args.admin_name, Role.ADMIN, args.password)
-        return agency
+            admin, token = await _create_user(
+                settings, agency, args.admin_email, args.admin_name, Role.ADMIN, args.password
+            )
+        return agency, admin, token
 
-    agency = _run(go())
+    agency, admin, token = _run(go())
     print(f"Created agency {agency.slug!r} ({agency.name}) with release 1 of the base guidance.")
+    if admin:
+        print(f"Created its first admin {admin.email}.")
+    if token:
+        _print_link(args, settings, admin, token)
     return 0
 
 
 def cmd_create_user(args, settings: Settings) -> int:
     password = args.password
     if password is None and sys.stdin.isatty():
-        password = getpass.getpass("Password (empty: set it later by invitation): ") or None
+        password = getpass.getpass("Password (empty: print a link to set it): ") or None
 
     async def go():
         await db.open_db(settings)
@@ -119,10 +161,64 @@ def cmd_create_user(args, settings: Settings) -> int:
         agency = await Agency.get_or_none(slug=args.agency)
         if agency is None:
             raise SystemExit(f"No agency with slug {args.agency!r}.")
-        return await bootstrap.create_user(agency, args.email, args.name, Role(args.role), password, args.school)
+        return await _create_user(settings, agency, args.email, args.name, Role(args.role), password, args.school)
 
-    user = _run(go())
+    user, token = _run(go())
     print(f"Created {user.role.value} {user.email} in agency {args.agency!r}.")
+    if token:
+        _print_link(args, settings, user, token)
+    return 0
+
+
+def cmd_password_link(args, settings: Settings) -> int:
+    async def go():
+        await db.open_db(settings)
+        await db.ensure_current(settings)
+        user = await User.get_or_none(email=args.email.strip().lower())
+        if user is None:
+            raise SystemExit(f"No account has the email {args.email!r}.")
+        try:
+            return user, await accounts.new_link(None, user, settings.invitation_days)
+        except accounts.AccountError as exc:
+            raise SystemExit(exc.message) from None
+
+    user, token = _run(go())
+    _print_link(args, settings, user, token)
+    return 0
+
+
+BASE_URL_HELP = (
+    "The app's public address for printed links (default: FIELDGUIDE_BASE_URL, else http://127.0.0.1:8000)."
+)
+
+
+def cmd_push_worker(args, settings: Settings) -> int:
+    from .push.worker import run_standalone
+
+    counts = asyncio.run(run_standalone(settings, until_empty=args.until_empty))
+    print("Push worker stopped: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".")
+    return 0
+
+
+def cmd_ledger_verify(args, settings: Settings) -> int:
+    from .acks import verify_agency
+
+    async def go():
+        await db.open_db(settings)
+        await db.ensure_current(settings)
+        agency = await Agency.get_or_none(slug=args.agency)
+        if agency is None:
+            return None
+        return await verify_agency(agency.id)
+
+    result = _run(go())
+    if result is None:
+        print(f"No agency with slug {args.agency!r}.", file=sys.stderr)
+        return 2
+    if result.broken is not None:
+        print(f"Ledger of {args.agency!r} is BROKEN at {result.broken}.", file=sys.stderr)
+        return 1
+    print(f"Ledger of {args.agency!r} is intact: {result.count} acknowledgment(s); head {result.head}.")
     return 0
 
 
@@ -154,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="The agency's full name.")
     p.add_argument("--admin-email", help="Also create its first admin with this email.")
     p.add_argument("--admin-name", default="Administrator", help="The first admin's name.")
-    p.add_argument("--password", help="The first admin's password (omit to set it by invitation).")
+    p.add_argument("--password", help="The first admin's password (omit to print a link to set it).")
+    p.add_argument("--base-url", help=BASE_URL_HELP)
     p.set_defaults(func=cmd_create_agency)
 
     p = sub.add_parser("create-user", help="Create a user in an agency.")
@@ -163,8 +260,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--role", choices=[r.value for r in Role], default=Role.OFFICER.value)
     p.add_argument("--school", help="The officer's school (campus).")
-    p.add_argument("--password", help="Password (omit to be asked, or to set it by invitation).")
+    p.add_argument("--password", help="Password (omit to be asked, or to print a link to set it).")
+    p.add_argument("--base-url", help=BASE_URL_HELP)
     p.set_defaults(func=cmd_create_user)
+
+    p = sub.add_parser(
+        "password-link",
+        help="Print a new single-use link for a person to set their password (ends earlier links).",
+    )
+    p.add_argument("email")
+    p.add_argument("--base-url", help=BASE_URL_HELP)
+    p.set_defaults(func=cmd_password_link)
+
+    p = sub.add_parser("push-worker", help="Send queued push notices (run beside servers started with FIELDGUIDE_PUSH_WORKER=false).")
+    p.add_argument("--until-empty", action="store_true", help="Exit once no notice is left to send.")
+    p.set_defaults(func=cmd_push_worker)
+
+    p = sub.add_parser("ledger", help="Work with the hash-chained acknowledgment ledger.")
+    ledger_sub = p.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
+    c = ledger_sub.add_parser("verify", help="Re-hash an agency's chain; exit 1 at the first broken link.")
+    c.add_argument("--agency", required=True, help="The agency's slug.")
+    c.set_defaults(func=cmd_ledger_verify)
     return parser
 
 

@@ -98,31 +98,36 @@ def word_count(markdown: str) -> int:
     return len(plain_text(markdown).split())
 
 
-def _check_card(rel: str, meta: dict, body: str, errors: list[ContentError]) -> bool:
-    ok = True
+def canonical_card(card: dict) -> dict:
+    """The canonical card data of a stored or loaded card (drops hash, HTML and search text)."""
+    return card_data(
+        {k: v for k, v in card.items() if k != "body"},
+        card["body"],
+    )
+
+
+def check_card_fields(where: str, meta: dict, body: str) -> list[ContentError]:
+    """Shape checks of one card: required fields, slug id, sections, word budget, no raw HTML."""
+    errors: list[ContentError] = []
 
     def err(fld: str, msg: str) -> None:
-        nonlocal ok
-        ok = False
-        errors.append(ContentError(rel, fld, msg))
+        errors.append(ContentError(where, fld, msg))
 
     for name in ("id", "title", "category", "summary", "audience", "tags", "source"):
         if not meta.get(name):
             err(name, "is required")
-    if not ok:
-        return False
+    if errors:
+        return errors
     if not SLUG.match(str(meta["id"])):
         err("id", f"{meta['id']!r} is not a lowercase-hyphen slug")
-    if Path(rel).stem != meta["id"]:
-        err("id", f"{meta['id']!r} does not match the file name")
     for name in ("title", "summary", "category"):
         if not isinstance(meta[name], str):
             err(name, "must be text")
     for name in ("audience", "tags", "source", "related", "local_policy"):
         if name in meta and meta[name] is not None and not isinstance(meta[name], list):
             err(name, "must be a list")
-    if not ok:
-        return False
+    if errors:
+        return errors
     bad = set(meta["audience"]) - AUDIENCES
     if bad:
         err("audience", f"unknown {sorted(bad)}; use officer, supervisor or admin")
@@ -134,6 +139,8 @@ def _check_card(rel: str, meta: dict, body: str, errors: list[ContentError]) -> 
             err(f"local_policy[{i}]", f"duplicate slot id {slot['id']!r}")
         else:
             seen_slots.add(slot["id"])
+            if _has_html(str(slot.get("text") or "")):
+                err(f"local_policy[{i}]", "raw HTML is not allowed; use Markdown")
     headings = re.findall(r"^## (.+)$", body, flags=re.M)
     present = [h.strip() for h in headings if h.strip() in REQUIRED_SECTIONS]
     if present != list(REQUIRED_SECTIONS):
@@ -141,9 +148,49 @@ def _check_card(rel: str, meta: dict, body: str, errors: list[ContentError]) -> 
     words = word_count(body)
     if words > MAX_BODY_WORDS:
         err("body", f"{words} words; the budget is {MAX_BODY_WORDS}")
-    if "<" in body and re.search(r"<[a-zA-Z/!]", body):
+    if _has_html(body):
         err("body", "raw HTML is not allowed; use Markdown")
-    return ok
+    return errors
+
+
+def _has_html(text: str) -> bool:
+    return "<" in text and re.search(r"<[a-zA-Z/!]", text) is not None
+
+
+def check_card_links(
+    where: str, card: dict, *, headings: set[str], category_ids: list[str], card_ids: set[str]
+) -> list[ContentError]:
+    """Checks against the rest of the guidance: known category, real source headings, related cards."""
+    errors: list[ContentError] = []
+    if card["category"] not in category_ids:
+        errors.append(ContentError(where, "category", f"{card['category']!r} is not in categories.yaml"))
+    for src in card["source"]:
+        if src not in headings:
+            errors.append(ContentError(where, "source", f"{src!r} is not a heading in sources.yaml"))
+    for rid in card["related"]:
+        if rid == card["id"]:
+            errors.append(ContentError(where, "related", "a card cannot relate to itself"))
+        elif rid not in card_ids:
+            errors.append(ContentError(where, "related", f"no card {rid!r}"))
+    return errors
+
+
+def check_card(
+    card: dict, *, headings: set[str], category_ids: list[str], card_ids: set[str], where: str = "card"
+) -> list[ContentError]:
+    """Every check content/ applies to a card, on one card dict (as card_data makes it)."""
+    meta = {k: v for k, v in card.items() if k != "body"}
+    errors = check_card_fields(where, meta, card.get("body") or "")
+    if errors:
+        return errors
+    return check_card_links(
+        where, card_data(meta, card["body"]), headings=headings, category_ids=category_ids, card_ids=card_ids
+    )
+
+
+def source_headings(sources: dict) -> set[str]:
+    """The section headings of sources.yaml that a card may cite."""
+    return {s.get("heading") for s in sources.get("sections") or [] if s.get("heading")}
 
 
 def _check_flow(flow: dict, card_ids: set[str], errors: list[ContentError]) -> None:
@@ -235,7 +282,7 @@ def load_content(root: Path, strict: bool = True) -> Content:
     categories = _load_yaml(root / "categories.yaml", errors, root) or []
     flow = _load_yaml(root / "flow.yaml", errors, root) or {}
 
-    headings = {s.get("heading") for s in sources.get("sections") or []}
+    headings = source_headings(sources)
     if not headings:
         errors.append(ContentError("sources.yaml", "sections", "lists no headings"))
     category_ids = [c.get("id") for c in categories if isinstance(c, dict)]
@@ -251,30 +298,27 @@ def load_content(root: Path, strict: bool = True) -> Content:
         except (ValueError, yaml.YAMLError) as exc:
             errors.append(ContentError(rel, "front matter", str(exc)))
             continue
-        if not _check_card(rel, meta, body, errors):
+        problems = check_card_fields(rel, meta, body)
+        if not problems and Path(rel).stem != meta["id"]:
+            problems.append(ContentError(rel, "id", f"{meta['id']!r} does not match the file name"))
+        if problems:
+            errors.extend(problems)
             continue
         if meta["id"] in seen:
             errors.append(ContentError(rel, "id", f"{meta['id']!r} is also used by {seen[meta['id']]}"))
             continue
         seen[meta["id"]] = rel
-        if meta["category"] not in category_ids:
-            errors.append(ContentError(rel, "category", f"{meta['category']!r} is not in categories.yaml"))
         if path.parent.name != meta["category"]:
             errors.append(ContentError(rel, "category", f"file is not in cards/{meta['category']}/"))
-        for src in meta["source"]:
-            if src not in headings:
-                errors.append(ContentError(rel, "source", f"{src!r} is not a heading in sources.yaml"))
         data = card_data(meta, body)
         data["_file"] = rel
         cards.append(data)
 
     ids = {c["id"] for c in cards}
     for card in cards:
-        for rid in card["related"]:
-            if rid not in ids:
-                errors.append(ContentError(card["_file"], "related", f"no card {rid!r}"))
-            elif rid == card["id"]:
-                errors.append(ContentError(card["_file"], "related", "a card cannot relate to itself"))
+        errors.extend(
+            check_card_links(card["_file"], card, headings=headings, category_ids=category_ids, card_ids=ids)
+        )
     if flow:
         _check_flow(flow, ids, errors)
 

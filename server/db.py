@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.executor import MigrationExecutor
 
 from .settings import Settings
@@ -38,6 +39,10 @@ def _ensure_data_dir(settings: Settings) -> None:
 async def open_db(settings: Settings) -> None:
     """Connect Tortoise to the configured database (global, so any task can query)."""
     _ensure_data_dir(settings)
+    # Tortoise caches each table's INSERT and DELETE SQL by connection name, in the placeholder
+    # style of the first backend used: a process that reconnects (tests, SQLite then
+    # PostgreSQL) must not reuse SQLite's "?" on PostgreSQL.
+    EXECUTOR_CACHE.clear()
     await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
 
 

@@ -40,16 +40,52 @@ def word_diff(old: str, new: str) -> list[tuple[str, str]]:
 
 
 def _tidy(segments: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Move leading spaces of a marked change into the unchanged text before it."""
+    """Start marked changes at a word, not a space, while both sides still rebuild exactly."""
+    segments = list(segments)
     out: list[tuple[str, str]] = []
-    for op, text in segments:
-        if op != "equal" and out and out[-1][0] == "equal" and text[:1] == " ":
-            stripped = text.lstrip(" ")
-            if stripped:
-                out[-1] = ("equal", out[-1][1] + text[: len(text) - len(stripped)])
-                text = stripped
-        out.append((op, text))
-    return out
+    i = 0
+    while i < len(segments):
+        if segments[i][0] == "equal":
+            out.append(segments[i])
+            i += 1
+            continue
+        j = i
+        while j < len(segments) and segments[j][0] != "equal":
+            j += 1
+        run = segments[i:j]
+        lead = _common_lead(run)
+        if lead and out and out[-1][0] == "equal":
+            if {op for op, _ in run} == {"insert", "delete"}:
+                # Both sides have the space here: it is unchanged text.
+                out[-1] = ("equal", out[-1][1] + lead)
+                run = [(op, text[len(lead):]) for op, text in run]
+            elif j < len(segments) and segments[j][1].startswith(lead):
+                # One side only: slide the change one space later (same text on both sides).
+                out[-1] = ("equal", out[-1][1] + lead)
+                run = [(op, text[len(lead):] + lead) for op, text in run]
+                segments[j] = ("equal", segments[j][1][len(lead):])
+        out.extend(run)
+        i = j
+    merged: list[tuple[str, str]] = []
+    for op, text in out:
+        if not text:
+            continue
+        if merged and merged[-1][0] == op:
+            merged[-1] = (op, merged[-1][1] + text)
+        else:
+            merged.append((op, text))
+    return merged
+
+
+def _common_lead(run: list[tuple[str, str]]) -> str:
+    """The leading spaces every change of a run starts with (none if a change is only spaces)."""
+    leads = []
+    for _, text in run:
+        stripped = text.lstrip(" ")
+        if not stripped:
+            return ""
+        leads.append(text[: len(text) - len(stripped)])
+    return min(leads, key=len) if leads else ""
 
 
 def old_side(segments: list[tuple[str, str]]) -> str:

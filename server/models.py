@@ -310,6 +310,8 @@ class Acknowledgment(Model):
     class Meta:
         table = "acknowledgment"
         unique_together = (("agency", "seq"), ("user", "release"))
+        # Covers the supervisor dashboard's per-release counts and each release's officer list.
+        indexes = (("agency_id", "release_id", "user_id"),)
 
 
 class PushSubscription(Model):

@@ -19,6 +19,19 @@ def openapi_schema() -> dict:
         "schema": {"type": "integer", "minimum": 1},
     }
     etag_header = {"ETag": {"description": "Strong validator.", "schema": {"type": "string"}}}
+    csrf_header = {
+        "name": "X-CSRF-Token",
+        "in": "header",
+        "required": True,
+        "description": "The session's CSRF token (the page's <meta name=\"csrf-token\">).",
+        "schema": {"type": "string"},
+    }
+    checked_header = {
+        "Fieldguide-Checked-At": {
+            "description": "Server time of this answer (ISO 8601): when the device last checked.",
+            "schema": {"type": "string", "format": "date-time"},
+        }
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -82,6 +95,51 @@ def openapi_schema() -> dict:
                     },
                 }
             },
+            "/api/v1/sync": {
+                "get": {
+                    "summary": "Delta sync: 304 when the device is current, else the manifest "
+                    "and only the card bodies and page fragments the device lacks.",
+                    "description": "See docs/sync.md. The device names what it holds with "
+                    "If-None-Match (the manifest ETag it holds) or ?have=N, and identifies "
+                    "itself with the Fieldguide-Device header so its last sync is recorded.",
+                    "parameters": [
+                        {
+                            "name": "have",
+                            "in": "query",
+                            "required": False,
+                            "description": "The release number the device holds (If-None-Match is preferred).",
+                            "schema": {"type": "integer", "minimum": 0},
+                        },
+                        {
+                            "name": "If-None-Match",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "Fieldguide-Device",
+                            "in": "header",
+                            "required": False,
+                            "description": "The device's own id: 8-64 letters, digits, '-' or '_'.",
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The current release, as a delta from the one the device holds.",
+                            "headers": {**etag_header, **checked_header},
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Sync"}}},
+                        },
+                        "304": {
+                            "description": "The device holds the current release.",
+                            "headers": {**etag_header, **checked_header},
+                        },
+                        "400": _error(),
+                        "401": _error(),
+                        "404": _error(),
+                    },
+                }
+            },
             "/api/v1/search": {
                 "get": {
                     "summary": "Cards of the release matching a query, best first.",
@@ -92,6 +150,112 @@ def openapi_schema() -> dict:
                     "responses": {"200": {"description": "Results"}, "400": _error(), "401": _error()},
                 }
             },
+            "/api/v1/acks": {
+                "post": {
+                    "summary": "Record the signed-in user's acknowledgment of a release (idempotent).",
+                    "description": "Exactly one acknowledgment exists per officer and release: a replay "
+                    "with the same uuid, or another uuid for the same release, returns the stored one "
+                    "with 200. See docs/ledger.md for the hash chain each acknowledgment joins.",
+                    "parameters": [csrf_header],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AckRequest"}}},
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Recorded now.",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ack"}}},
+                        },
+                        "200": {
+                            "description": "Already recorded: the stored acknowledgment.",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ack"}}},
+                        },
+                        "400": _error(),
+                        "401": _error(),
+                        "403": _error(),
+                        "404": _error(),
+                        "409": _error(),
+                    },
+                },
+                "get": {
+                    "summary": "The signed-in user's own acknowledgments, newest release first.",
+                    "responses": {
+                        "200": {
+                            "description": "Acknowledgments",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["acks"],
+                                        "properties": {"acks": {"type": "array", "items": {"$ref": "#/components/schemas/Ack"}}},
+                                    }
+                                }
+                            },
+                        },
+                        "401": _error(),
+                    },
+                },
+            },
+            "/api/v1/push/key": {
+                "get": {
+                    "summary": "The server's VAPID application server key, for PushManager.subscribe.",
+                    "responses": {
+                        "200": {
+                            "description": "Key",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["public_key"],
+                                        "properties": {"public_key": {"type": "string", "description": "P-256 point, base64url"}},
+                                    }
+                                }
+                            },
+                        },
+                        "401": _error(),
+                    },
+                }
+            },
+            "/api/v1/push/subscriptions": {
+                "post": {
+                    "summary": "Store this device's push subscription for the signed-in user (idempotent by endpoint).",
+                    "parameters": [csrf_header],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PushSubscription"}}},
+                    },
+                    "responses": {
+                        "200": {"description": "Already stored; keys refreshed."},
+                        "201": {"description": "Stored."},
+                        "400": _error(),
+                        "401": _error(),
+                        "403": _error(),
+                    },
+                },
+                "delete": {
+                    "summary": "Forget one of the signed-in user's subscriptions.",
+                    "parameters": [csrf_header],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["endpoint"],
+                                    "properties": {"endpoint": {"type": "string"}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "204": {"description": "Forgotten."},
+                        "400": _error(),
+                        "401": _error(),
+                        "403": _error(),
+                        "404": _error(),
+                    },
+                },
+            },
         },
         "components": {
             "responses": {
@@ -101,6 +265,53 @@ def openapi_schema() -> dict:
                 }
             },
             "schemas": {
+                "AckRequest": {
+                    "type": "object",
+                    "required": ["uuid", "release"],
+                    "properties": {
+                        "uuid": {"type": "string", "format": "uuid", "description": "Made by the client: the idempotency key."},
+                        "release": {"type": "integer", "minimum": 1},
+                        "card_hashes": {
+                            "type": "array",
+                            "items": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                            "description": "Content hashes of the cards shown (each a card of the release).",
+                        },
+                        "device_time": {"type": ["string", "null"], "format": "date-time", "description": "With a time zone."},
+                        "device_id": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                        "attestation": {
+                            "type": "string",
+                            "description": "The sentence shown to the officer; kept when it is a wording the agency used.",
+                        },
+                    },
+                },
+                "Ack": {
+                    "type": "object",
+                    "required": ["uuid", "release", "received_at", "card_hashes", "seq", "row_hash"],
+                    "properties": {
+                        "uuid": {"type": "string"},
+                        "release": {"type": "integer"},
+                        "received_at": {"type": "string", "format": "date-time"},
+                        "device_time": {"type": ["string", "null"], "format": "date-time"},
+                        "card_hashes": {"type": "array", "items": {"type": "string"}},
+                        "seq": {"type": "integer", "description": "Position in the agency's ledger."},
+                        "row_hash": {"type": "string"},
+                    },
+                },
+                "PushSubscription": {
+                    "type": "object",
+                    "required": ["endpoint", "keys"],
+                    "properties": {
+                        "endpoint": {"type": "string", "maxLength": 1000},
+                        "expirationTime": {"type": ["number", "null"]},
+                        "keys": {
+                            "type": "object",
+                            "required": ["p256dh", "auth"],
+                            "properties": {"p256dh": {"type": "string"}, "auth": {"type": "string"}},
+                        },
+                        "device_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                        "old_endpoint": {"type": "string", "description": "A subscription this one replaces."},
+                    },
+                },
                 "Error": {
                     "type": "object",
                     "required": ["code", "errno", "error", "message", "details"],
@@ -122,6 +333,7 @@ def openapi_schema() -> dict:
                         "due_at": {"type": ["string", "null"], "format": "date-time"},
                         "requires_ack": {"type": "boolean"},
                         "summary": {"type": "string"},
+                        "checked_at": {"type": "string", "format": "date-time"},
                         "categories": {"type": "array", "items": {"type": "object"}},
                         "cards": {
                             "type": "array",
@@ -154,7 +366,41 @@ def openapi_schema() -> dict:
                         "source": {"type": "array", "items": {"type": "string"}},
                         "local_policy": {"type": "array", "items": {"type": "object"}},
                         "html": {"type": "string"},
+                        "article": {
+                            "type": "string",
+                            "description": "The card page's article (HTML fragment), the same for every release holding this hash.",
+                        },
+                        "text": {"type": "string", "description": "Plain text of the body, for offline search."},
                     },
+                },
+                "Sync": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/Manifest"},
+                        {
+                            "type": "object",
+                            "required": ["checked_at", "base", "retired", "card_bodies", "pages", "pages_kept"],
+                            "properties": {
+                                "checked_at": {"type": "string", "format": "date-time"},
+                                "base": {
+                                    "type": ["integer", "null"],
+                                    "description": "The release the delta is from; null: every card is sent.",
+                                },
+                                "retired": {"type": "array", "items": {"type": "string"}},
+                                "card_bodies": {"type": "array", "items": {"$ref": "#/components/schemas/Card"}},
+                                "pages": {
+                                    "type": "object",
+                                    "description": "Per path: {title, main[, card]} HTML fragments of the release "
+                                    "that differ from the release the device holds (all of them when base is null).",
+                                    "additionalProperties": {"type": "object"},
+                                },
+                                "pages_kept": {
+                                    "type": "array",
+                                    "items": {"type": "string"},
+                                    "description": "Paths whose fragment the device keeps from the release it holds.",
+                                },
+                            },
+                        },
+                    ]
                 },
             },
         },

@@ -1,8 +1,15 @@
-"""Immutable releases: base content in the database, publishing, and a cached read view."""
+"""Immutable releases: base content in the database, publishing, and a cached read view.
+
+Publishing hook: other parts (e.g. push notices) call ``on_publish(callback)`` once, with
+``async def callback(release, connection)``. publish_release awaits every registered callback
+after the release and its cards are written, inside the same transaction: a callback that
+raises undoes the whole release.
+"""
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,6 +19,17 @@ from .content import Content, content_hash, render_card
 from .models import Agency, BaseCard, CardVersion, Release, ReleaseCard, User
 from .rendering import plain_text
 from .search import Indexed, index_card, rank
+
+
+PublishHook = Callable[[Release, object], Awaitable[None]]
+PUBLISH_HOOKS: list[PublishHook] = []
+
+
+def on_publish(callback: PublishHook) -> PublishHook:
+    """Register a callback run inside every publish transaction (once, however often called)."""
+    if callback not in PUBLISH_HOOKS:
+        PUBLISH_HOOKS.append(callback)
+    return callback
 
 
 async def store_card(data: dict, connection=None) -> CardVersion:
@@ -76,13 +94,27 @@ async def publish_release(
     author: User | None = None,
     approver: User | None = None,
     publisher: User | None = None,
+    changes: dict[str, str | None] | None = None,
+    base_hashes: dict[str, str | None] | None = None,
     connection=None,
 ) -> Release:
-    """Create release N+1 of an agency from whole card data, all or nothing."""
+    """Create release N+1 of an agency from whole card data, all or nothing.
+
+    changes: per card id, how it changed from the previous release (added, major, minor).
+    base_hashes: per card id, the base (NASRO) version it is aligned with (None: a local card);
+    a card not named keeps the alignment it had in the previous release.
+    """
+    changes = changes or {}
+    base_hashes = base_hashes or {}
 
     async def _publish(conn) -> Release:
         last = await Release.filter(agency=agency).using_db(conn).order_by("-number").first()
         number = (last.number if last else 0) + 1
+        aligned = {}
+        if last is not None:
+            rows = await ReleaseCard.filter(release=last).using_db(conn).values("card_id", "base_hash")
+            aligned = {r["card_id"]: r["base_hash"] for r in rows}
+        aligned.update(base_hashes)
         versions = [await store_card(card, conn) for card in cards]
         digest = manifest_hash(
             number, [(v.card_id, v.hash) for v in versions], categories, flow, due_at, requires_ack
@@ -103,11 +135,20 @@ async def publish_release(
         )
         await ReleaseCard.bulk_create(
             [
-                ReleaseCard(release=release, card_id=v.card_id, position=i, version=v)
+                ReleaseCard(
+                    release=release,
+                    card_id=v.card_id,
+                    position=i,
+                    version=v,
+                    change=changes.get(v.card_id),
+                    base_hash=aligned.get(v.card_id),
+                )
                 for i, v in enumerate(versions)
             ],
             using_db=conn,
         )
+        for hook in list(PUBLISH_HOOKS):
+            await hook(release, conn)
         return release
 
     if connection is not None:

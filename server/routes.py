@@ -5,7 +5,10 @@ from __future__ import annotations
 from starlette.routing import Mount, Route
 
 from .static import HashedStaticFiles, service_worker, web_manifest
-from .views import api, auth, changes, pages
+from .views import admin_audit, admin_users, api, auth, changes, invite, pages, sync
+from .views import acks, supervisor
+from .views import push as push_views
+from .views import admin_base, admin_editor, admin_home, admin_review
 
 
 def routes(settings, assets) -> list:
@@ -17,15 +20,86 @@ def routes(settings, assets) -> list:
         Route("/flow", pages.flow, name="flow_start"),
         Route("/flow/{node}", pages.flow, name="flow"),
         Route("/offline", pages.offline, name="offline"),
+        Route("/shell", sync.shell, name="shell"),
         Route("/changes", changes.changes, name="changes"),
         Route("/releases/{number:int}/changes", changes.changes, name="release_changes"),
+        Route("/acks", acks.acknowledge, methods=["POST"], name="acknowledge"),
+        Route("/admin/attestation", acks.attestation_form, methods=["GET"], name="admin_attestation"),
+        Route("/admin/attestation", acks.attestation_save, methods=["POST"], name="admin_attestation_save"),
+        Route("/supervisor", supervisor.overview, name="supervisor"),
+        Route("/supervisor/releases/{number:int}", supervisor.release_detail, name="supervisor_release"),
+        Route("/supervisor/releases/{number:int}/acks.csv", supervisor.release_csv, name="supervisor_release_csv"),
+        Route(
+            "/supervisor/releases/{number:int}/evidence.zip",
+            supervisor.release_evidence,
+            name="supervisor_release_evidence",
+        ),
+        Route("/supervisor/officers/{user_id:int}", supervisor.officer, name="supervisor_officer"),
         Route("/sign-in", auth.sign_in_form, methods=["GET"], name="sign_in_form"),
         Route("/sign-in", auth.sign_in, methods=["POST"], name="sign_in"),
         Route("/sign-out", auth.sign_out, methods=["POST"], name="sign_out"),
+        Route("/invite/{token}", invite.invite_form, methods=["GET"], name="invite_form"),
+        Route("/invite/{token}", invite.set_password, methods=["POST"], name="invite_set_password"),
+        Route("/admin/users", admin_users.users, methods=["GET"], name="admin_users"),
+        Route("/admin/users", admin_users.invite, methods=["POST"], name="admin_invite"),
+        Route("/admin/users/{user_id:int}", admin_users.user, methods=["GET"], name="admin_user"),
+        Route("/admin/users/{user_id:int}", admin_users.update, methods=["POST"], name="admin_user_update"),
+        Route(
+            "/admin/users/{user_id:int}/deactivate",
+            admin_users.deactivate,
+            methods=["POST"],
+            name="admin_user_deactivate",
+        ),
+        Route(
+            "/admin/users/{user_id:int}/reactivate",
+            admin_users.reactivate,
+            methods=["POST"],
+            name="admin_user_reactivate",
+        ),
+        Route("/admin/users/{user_id:int}/link", admin_users.new_link, methods=["POST"], name="admin_user_link"),
+        Route("/admin/audit", admin_audit.audit_log, methods=["GET"], name="admin_audit"),
+        Route("/admin", admin_home.dashboard, methods=["GET"], name="admin_home"),
+        Route("/admin/releases", admin_home.releases, methods=["GET"], name="admin_releases"),
+        Route("/admin/drafts", admin_review.start, methods=["POST"], name="admin_draft_start"),
+        Route("/admin/drafts/{draft_id:int}", admin_review.show, methods=["GET"], name="admin_draft"),
+        Route("/admin/drafts/{draft_id:int}/details", admin_review.details, methods=["POST"], name="admin_draft_details"),
+        Route("/admin/drafts/{draft_id:int}/new-card", admin_editor.new_card_form, methods=["GET"], name="admin_new_card"),
+        Route("/admin/drafts/{draft_id:int}/new-card", admin_editor.add, methods=["POST"], name="admin_add_card"),
+        Route(
+            "/admin/drafts/{draft_id:int}/{step:str}",
+            admin_review.step,
+            methods=["POST"],
+            name="admin_draft_step",
+        ),
+        Route("/admin/drafts/{draft_id:int}/cards/{card_id}", admin_editor.edit_form, methods=["GET"], name="admin_card"),
+        Route("/admin/drafts/{draft_id:int}/cards/{card_id}", admin_editor.save, methods=["POST"], name="admin_card_save"),
+        Route(
+            "/admin/drafts/{draft_id:int}/cards/{card_id}/{action:str}",
+            admin_editor.card_action,
+            methods=["POST"],
+            name="admin_card_action",
+        ),
+        Route("/admin/preview", admin_editor.preview, methods=["POST"], name="admin_preview"),
+        Route("/admin/base-updates", admin_base.take_all, methods=["POST"], name="admin_base_take_all"),
+        Route("/admin/base-updates/{card_id}", admin_base.show, methods=["GET"], name="admin_base_update"),
+        Route("/admin/base-updates/{card_id}", admin_base.resolve, methods=["POST"], name="admin_base_resolve"),
         Route("/api/v1/manifest", api.manifest, name="api_manifest"),
         Route("/api/v1/bundle", api.bundle, name="api_bundle"),
         Route("/api/v1/cards/{hash}", api.card_by_hash, name="api_card"),
         Route("/api/v1/search", api.search, name="api_search"),
+        Route("/api/v1/acks", acks.api_record, methods=["POST"], name="api_acks_record"),
+        Route("/api/v1/acks", acks.api_list, methods=["GET"], name="api_acks"),
+        Route("/api/v1/sync", sync.sync, name="api_sync"),
+        Route("/api/v1/push/key", push_views.push_key, name="api_push_key"),
+        Route("/api/v1/push/subscriptions", push_views.subscribe, methods=["POST"], name="api_push_subscribe"),
+        Route("/api/v1/push/subscriptions", push_views.unsubscribe, methods=["DELETE"], name="api_push_unsubscribe"),
+        Route("/alerts", push_views.alerts, name="alerts"),
+        Route(
+            "/supervisor/releases/{number:int}/remind",
+            push_views.remind_pending,
+            methods=["POST"],
+            name="supervisor_remind",
+        ),
         Route("/api/v1/openapi.json", api.openapi, name="api_openapi"),
         Route("/manifest.webmanifest", web_manifest, name="web_manifest"),
         Route("/sw.js", service_worker, name="service_worker"),

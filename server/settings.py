@@ -43,6 +43,21 @@ class Settings:
         default=30,
         metadata={"env": "FIELDGUIDE_SESSION_DAYS", "help": "Sliding sign-in lifetime in days."},
     )
+    base_url: str = field(
+        default="",
+        metadata={
+            "env": "FIELDGUIDE_BASE_URL",
+            "help": "Public address of the app (https://guide.example.org) for invitation links; "
+            "default: the address a request came to (the command line uses http://127.0.0.1:8000).",
+        },
+    )
+    invitation_days: int = field(
+        default=7,
+        metadata={
+            "env": "FIELDGUIDE_INVITATION_DAYS",
+            "help": "Days an invitation or password-reset link stays valid.",
+        },
+    )
     debug: bool = field(
         default=False,
         metadata={"env": "FIELDGUIDE_DEBUG", "help": "Show tracebacks (never in production)."},
@@ -52,6 +67,70 @@ class Settings:
         metadata={
             "env": "FIELDGUIDE_CHECK_MIGRATIONS",
             "help": "Refuse to start when the database's migrations are behind.",
+        },
+    )
+    vapid_private_key: str = field(
+        default="",
+        metadata={
+            "env": "FIELDGUIDE_VAPID_PRIVATE_KEY",
+            "help": "Web Push (VAPID) private key: PEM, or the raw 32-byte P-256 key in base64url; "
+            "default: made on first run and kept in the data folder (vapid_private_key.pem, mode 0600).",
+        },
+    )
+    vapid_subject: str = field(
+        default="mailto:fieldguide-alerts@example.org",
+        metadata={
+            "env": "FIELDGUIDE_VAPID_SUBJECT",
+            "help": "Contact that push services may write to about your notices: a mailto: address or "
+            "an https: URL on a real domain (push services refuse localhost).",
+        },
+    )
+    push_worker: bool = field(
+        default=True,
+        metadata={
+            "env": "FIELDGUIDE_PUSH_WORKER",
+            "help": "Send push notices from the server process; turn off when `fieldguide push-worker` runs on its own.",
+        },
+    )
+    push_concurrency: int = field(
+        default=32,
+        metadata={"env": "FIELDGUIDE_PUSH_CONCURRENCY", "help": "Push notices one worker sends at once."},
+    )
+    push_max_attempts: int = field(
+        default=8,
+        metadata={
+            "env": "FIELDGUIDE_PUSH_MAX_ATTEMPTS",
+            "help": "Tries per notice (429, 5xx, timeouts) before it is marked failed.",
+        },
+    )
+    push_retry_base_ms: int = field(
+        default=10_000,
+        metadata={
+            "env": "FIELDGUIDE_PUSH_RETRY_BASE_MS",
+            "help": "First retry delay in milliseconds; it doubles per try (with jitter, at most an hour) "
+            "and is never shorter than a push service's Retry-After.",
+        },
+    )
+    push_lease_seconds: int = field(
+        default=120,
+        metadata={
+            "env": "FIELDGUIDE_PUSH_LEASE_SECONDS",
+            "help": "How long a worker holds a notice it took; a notice of a worker that died is sent after this.",
+        },
+    )
+    push_poll_ms: int = field(
+        default=2000,
+        metadata={
+            "env": "FIELDGUIDE_PUSH_POLL_MS",
+            "help": "How often an idle push worker looks for new notices, in milliseconds.",
+        },
+    )
+    push_extra_hosts: str = field(
+        default="",
+        metadata={
+            "env": "FIELDGUIDE_PUSH_EXTRA_HOSTS",
+            "help": "Comma-separated push-service hosts accepted besides the browsers' own "
+            "(Google, Mozilla, Apple, Microsoft); plain http is allowed only for loopback hosts listed here.",
         },
     )
 

@@ -1,3 +1,84 @@
-// Service worker: keeps the app usable with no signal.
-self.addEventListener("install", () => self.skipWaiting());
-self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+// Service worker: keeps the app usable with no signal. Listeners and routing only; each part
+// below does one job. A part is service_worker/NAME.js, served as /sw/NAME.js; add yours to
+// PARTS. Parts reach the offline copy through self.fieldguideSync(reason) (check for a newer
+// release now, e.g. on a push message) and self.fieldguideOffline.
+const PARTS = [
+  "/static/db.js",
+  "/sw/strategies.js",
+  "/sw/offline-copy.js",
+  "/sw/compose.js",
+  "/sw/push.js",
+  "/sw/ack-sync.js",
+];
+importScripts(...PARTS);
+
+(() => {
+  // A slow hallway network gets this long before the saved copy is shown instead.
+  const NAVIGATION_TIMEOUT_MS = 2500;
+  const strategies = self.fieldguideStrategies;
+  const offline = self.fieldguideOffline;
+  const compose = self.fieldguideCompose;
+
+  self.addEventListener("install", (event) => {
+    self.skipWaiting();
+    // Saving the release is retried on the next start, focus or reconnect if it fails now.
+    event.waitUntil(self.fieldguideSync("install"));
+  });
+
+  self.addEventListener("activate", (event) => {
+    event.waitUntil((async () => {
+      await offline.deleteOldCaches();
+      await self.clients.claim();
+    })());
+  });
+
+  self.addEventListener("message", (event) => {
+    const data = event.data || {};
+    if (data.type === "sync") event.waitUntil(self.fieldguideSync(data.reason));
+    else if (data.type === "forget") event.waitUntil(offline.forget());
+  });
+
+  async function navigate(request, url) {
+    let response = null;
+    try {
+      response = await strategies.withTimeout(request, NAVIGATION_TIMEOUT_MS);
+      if (response.status < 500) return response;
+    } catch {
+      // Offline or slow: the saved copy below.
+    }
+    return (await compose.page(url)) || response || compose.unsaved();
+  }
+
+  // Signing out leaves no guidance, name or token on the phone for the next person.
+  async function signOut(request, url) {
+    try {
+      const response = await fetch(request);
+      if (response.type === "opaqueredirect") await offline.forget();
+      return response;
+    } catch {
+      return (await compose.page(url)) || compose.unsaved();
+    }
+  }
+
+  self.addEventListener("fetch", (event) => {
+    const { request } = event;
+    const url = new URL(request.url);
+    if (url.origin !== self.location.origin) return;
+    if (request.method === "POST" && request.mode === "navigate" && url.pathname === "/sign-out") {
+      event.respondWith(signOut(request, url));
+      return;
+    }
+    if (request.method !== "GET") return;
+    if (request.mode === "navigate") {
+      event.respondWith(navigate(request, url));
+    } else if (url.pathname.startsWith("/static/")) {
+      event.respondWith(
+        url.searchParams.has("v")
+          ? strategies.cacheFirst(offline.SHELL_CACHE, request)
+          : strategies.networkFirst(offline.SHELL_CACHE, request, { matchOptions: { ignoreSearch: true } }),
+      );
+    } else if (offline.isCardUrl(url.pathname)) {
+      event.respondWith(strategies.cacheFirst(offline.CARDS_CACHE, request));
+    }
+  });
+})();

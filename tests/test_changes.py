@@ -39,7 +39,7 @@ async def test_changes_show_a_word_level_redline(officer):
     assert "Handcuffs and restraint devices" in text
     assert "major change" in text
     assert '<ins><span class="visually-hidden">[added: </span>Always ' in text
-    assert "<ins><span class=\"visually-hidden\">[added: </span>written<" in text
+    assert "<ins><span class=\"visually-hidden\">[added: </span>written <" in text
     # Only the edited card is listed.
     assert text.count('class="change change-') == 1
     same = await officer.get("/releases/2/changes?from=1")

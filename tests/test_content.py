@@ -190,3 +190,30 @@ def test_content_check_command_reports_errors_and_fails(broken):
     )
     assert result.returncode == 1
     assert "teacher.md: title: is required" in result.stderr
+
+
+def test_the_checks_run_on_one_card_dict():
+    from server.content import check_card, source_headings
+
+    content = load_content(CONTENT)
+    ids = {c["id"] for c in content.cards}
+    context = {
+        "headings": source_headings(content.sources),
+        "category_ids": [c["id"] for c in content.categories],
+        "card_ids": ids,
+    }
+    card = next(c for c in content.cards if c["id"] == "teacher")
+    assert check_card(card, **context) == []
+    assert [e.field for e in check_card(dict(card, id="Teacher Role", related=["ghost"]), **context)] == ["id"]
+    no_why = dict(card, body=card["body"].replace("## Why", "## Because"))
+    assert [e.message for e in check_card(no_why, **context)] == [
+        "needs the sections '## Do', '## Don't' and '## Why', in that order"
+    ]
+    linked = dict(card, related=["ghost", "teacher"], source=["Not a heading"], category="nope")
+    messages = [str(e) for e in check_card(linked, **context, where="teacher")]
+    assert "teacher: related: no card 'ghost'" in messages
+    assert "teacher: related: a card cannot relate to itself" in messages
+    assert "teacher: source: 'Not a heading' is not a heading in sources.yaml" in messages
+    assert "teacher: category: 'nope' is not in categories.yaml" in messages
+    html_policy = dict(card, local_policy=[{"id": "p", "label": "Rule", "text": "<b>x</b>"}])
+    assert [e.field for e in check_card(html_policy, **context)] == ["local_policy[0]"]

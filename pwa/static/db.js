@@ -37,11 +37,33 @@ async function run(store, mode, action) {
   });
 }
 
+// This browser's id for the server (meta "device_id"): read or made in one transaction, so a
+// page and the worker starting together agree on one id.
+async function deviceId() {
+  const db = await openDb();
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction("meta", "readwrite");
+    const store = tx.objectStore("meta");
+    let id;
+    store.get("device_id").onsuccess = (event) => {
+      id = event.target.result;
+      if (typeof id !== "string") {
+        id = crypto.randomUUID();
+        store.put(id, "device_id");
+      }
+    };
+    tx.oncomplete = () => resolve(id);
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
 const dbApi = {
   get: (store, key) => run(store, "readonly", (s) => s.get(key)),
   getAll: (store) => run(store, "readonly", (s) => s.getAll()),
   put: (store, value, key) => run(store, "readwrite", (s) => (key === undefined ? s.put(value) : s.put(value, key))),
   del: (store, key) => run(store, "readwrite", (s) => s.delete(key)),
+  deviceId,
 };
 
 self.fieldguideDb = dbApi;

@@ -5,6 +5,7 @@ from json import dumps, loads
 from server.models import DraftStatus, Role
 from tortoise.fields.base import OnDelete
 from tortoise import fields
+from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
     initial = True
@@ -175,7 +176,7 @@ class Migration(migrations.Migration):
                 ('prev_hash', fields.CharField(max_length=64)),
                 ('row_hash', fields.CharField(max_length=64)),
             ],
-            options={'table': 'acknowledgment', 'app': 'models', 'unique_together': (('agency', 'seq'), ('user', 'release')), 'pk_attr': 'id', 'table_description': "An officer's acknowledgment of a release: append-only and hash-chained per agency."},
+            options={'table': 'acknowledgment', 'app': 'models', 'unique_together': (('agency', 'seq'), ('user', 'release')), 'indexes': [Index(fields=['agency_id', 'release_id', 'user_id'])], 'pk_attr': 'id', 'table_description': "An officer's acknowledgment of a release: append-only and hash-chained per agency."},
             bases=['Model'],
         ),
         ops.CreateModel(

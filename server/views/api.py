@@ -7,9 +7,12 @@ import re
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..auth import now
 from ..errors import ApiError
+from ..fragments import Fragments
 from ..models import ReleaseCard
 from ..search import BadQuery, check_query
+from ..sync import CHECKED_HEADER
 from .common import release_for, release_param, signed_in
 
 IMMUTABLE = "private, max-age=31536000, immutable"
@@ -31,8 +34,8 @@ def not_modified(etag: str, cache_control: str) -> Response:
     return Response(status_code=304, headers={"ETag": etag, "Cache-Control": cache_control})
 
 
-def card_body(card: dict) -> dict:
-    """A card as the API serves it."""
+def card_body(card: dict, fragments: Fragments) -> dict:
+    """A card as the API serves it, with its page article and the plain text search indexes."""
     return {
         "id": card["id"],
         "hash": card["hash"],
@@ -47,6 +50,8 @@ def card_body(card: dict) -> dict:
             {"id": s["id"], "label": s["label"], "html": s["html"]} for s in card["local_policy"]
         ],
         "html": card["html"],
+        "article": fragments.article(card),
+        "text": card["text"],
     }
 
 
@@ -56,9 +61,14 @@ async def manifest(request: Request) -> Response:
     number = release_param(request)
     release = await release_for(request, user, number)
     cache = IMMUTABLE if number else REVALIDATE
+    checked = {CHECKED_HEADER: now().isoformat()}
     if etag_matches(request, release.etag):
-        return not_modified(release.etag, cache)
-    return JSONResponse(release.manifest(), headers={"ETag": release.etag, "Cache-Control": cache})
+        response = not_modified(release.etag, cache)
+        response.headers.update(checked)
+        return response
+    body = release.manifest()
+    body["checked_at"] = checked[CHECKED_HEADER]
+    return JSONResponse(body, headers={"ETag": release.etag, "Cache-Control": cache, **checked})
 
 
 async def card_by_hash(request: Request) -> Response:
@@ -79,7 +89,8 @@ async def card_by_hash(request: Request) -> Response:
     if etag_matches(request, etag):
         return not_modified(etag, IMMUTABLE)
     return JSONResponse(
-        card_body(release.by_id[row.card_id]), headers={"ETag": etag, "Cache-Control": IMMUTABLE}
+        card_body(release.by_id[row.card_id], request.app.state.fragments),
+        headers={"ETag": etag, "Cache-Control": IMMUTABLE},
     )
 
 
@@ -94,7 +105,7 @@ async def bundle(request: Request) -> Response:
         return not_modified(etag, cache)
     body = release.manifest()
     body["flow"] = release.flow
-    body["card_bodies"] = [card_body(c) for c in release.cards]
+    body["card_bodies"] = [card_body(c, request.app.state.fragments) for c in release.cards]
     body["search"] = [
         {"id": c["id"], "title": c["title"], "tags": c["tags"], "summary": c["summary"], "text": c["text"]}
         for c in release.cards

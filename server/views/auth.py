@@ -11,6 +11,7 @@ from ..auth import (
     SESSION_COOKIE,
     csrf_ok,
     end_session,
+    now,
     pre_session_csrf,
     session_for,
     set_pre_session_cookie,
@@ -19,11 +20,25 @@ from ..auth import (
     verify_password,
     PRE_SESSION_COOKIE,
 )
-from ..errors import ApiError
 from ..models import User
-from .common import page, signed_in
+from ..throttle import blocked_until, client_address, note_attempt
+from .common import page, require_csrf
 
 SIGN_IN_FAILED = "That email and password do not match an active account."
+
+
+def _throttled(request: Request, email: str, until) -> Response:
+    minutes = max(1, -(-int((until - now()).total_seconds()) // 60))
+    when = "1 minute" if minutes == 1 else f"{minutes} minutes"
+    response = _sign_in_page(
+        request,
+        f"Too many sign-in attempts. To protect accounts, sign-in is paused here: try again in {when}. "
+        "If you forgot your password, ask your agency admin for a reset link.",
+        email,
+        429,
+    )
+    response.headers["Retry-After"] = str(max(1, int((until - now()).total_seconds())))
+    return response
 
 
 def safe_next(target: str | None) -> str:
@@ -67,11 +82,17 @@ async def sign_in(request: Request) -> Response:
         return _sign_in_page(
             request, "Your sign-in form had expired. Please try again.", str(form.get("email", "")), 400
         )
-    email = str(form.get("email", "")).strip().lower()
+    email = str(form.get("email", "")).strip().lower()[:254]
     password = str(form.get("password", ""))
+    address = client_address(request)
+    until = await blocked_until(email, address)
+    if until is not None:
+        return _throttled(request, email, until)
     user = await User.get_or_none(email=email) if email else None
     valid = verify_password(user.password_hash if user else None, password)
-    if not (user and valid and user.active):
+    succeeded = bool(user and valid and user.active)
+    await note_attempt(email, address, succeeded)
+    if not succeeded:
         return _sign_in_page(request, SIGN_IN_FAILED, email, 400)
     token, _ = await start_session(
         user, request.app.state.settings.session_days, request.headers.get("user-agent", "")
@@ -85,11 +106,8 @@ async def sign_in(request: Request) -> Response:
 
 async def sign_out(request: Request) -> Response:
     """End this device's session."""
-    session, _ = await signed_in(request)
-    form = await request.form()
-    if not csrf_ok(session.csrf_token, form.get("csrf_token")):
-        raise ApiError(403, "The form had expired. Please try again.")
-    await end_session(session)
+    await require_csrf(request)
+    await end_session(request.state.session)
     response = RedirectResponse("/sign-in", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..auth import session_for
+from ..auth import csrf_ok, session_for
 from ..errors import ApiError, NotSignedIn
 from ..models import Release, Role, Session, User
 from ..releases import ReleaseView, latest_release
@@ -23,6 +23,28 @@ async def signed_in(request: Request, roles: set[Role] | None = None) -> tuple[S
     if roles is not None and user.role not in roles:
         raise ApiError(403, "Your role does not allow this.")
     return session, user
+
+
+CSRF_HEADER = "x-csrf-token"
+
+
+async def require_csrf(request: Request, form=None, roles: set[Role] | None = None):
+    """Check a signed-in POST's CSRF token (form field csrf_token or X-CSRF-Token header); returns the form.
+
+    Raises NotSignedIn, 403 for another role, or 403 when the token is missing or wrong.
+    The form is read here when not given (JSON requests send the header instead).
+    """
+    session, _ = await signed_in(request, roles)
+    given = request.headers.get(CSRF_HEADER)
+    if given is None:
+        if form is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            form = await request.form()
+        given = form.get("csrf_token") if form is not None else None
+    if not csrf_ok(session.csrf_token, str(given) if given is not None else None):
+        raise ApiError(403, "This form had expired or was not sent from this app. Go back, reload the page and try again.")
+    return form
 
 
 async def release_for(request: Request, user: User, number: int | None = None) -> ReleaseView:

@@ -1,0 +1,48 @@
+"""What each guidance page shows, built once for the online page and its offline fragment."""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+
+from .errors import ApiError
+from .releases import ReleaseView
+
+
+def home_context(release: ReleaseView) -> dict:
+    """Home: cards grouped by category."""
+    return {"release": release, "groups": release.grouped()}
+
+
+def card_context(release: ReleaseView, card_id: str, article: Markup) -> dict:
+    """One card: its category, its article (rendered by hash) and its related cards."""
+    item = release.by_id.get(card_id)
+    if item is None:
+        raise ApiError(404, f"There is no card “{card_id}” in your agency's guidance.")
+    return {
+        "release": release,
+        "card": item,
+        "article": article,
+        "related": [release.by_id[r] for r in item["related"] if r in release.by_id],
+        "category": next((c for c in release.categories if c["id"] == item["category"]), None),
+    }
+
+
+def search_context(release: ReleaseView, query: str) -> dict:
+    """Search: the query and the cards it finds (none for an empty query)."""
+    return {"release": release, "query": query, "results": release.search(query) if query else []}
+
+
+def flow_context(release: ReleaseView, node_id: str | None) -> dict:
+    """One step of "Should I step in?" (the start when node_id is None)."""
+    node_id = node_id or release.flow["start"]
+    node = release.flow["nodes"].get(node_id)
+    if node is None:
+        raise ApiError(404, "That step of the decision flow does not exist.")
+    return {
+        "release": release,
+        "flow": release.flow,
+        "node_id": node_id,
+        "node": node,
+        "cards": [release.by_id[c] for c in node.get("cards", []) if c in release.by_id],
+        "is_start": node_id == release.flow["start"],
+    }

@@ -1,0 +1,1 @@
+"""Web Push: VAPID keys, the durable outbox, the sender and the worker that drains it."""

@@ -1,0 +1,158 @@
+"""The server's VAPID identity: a P-256 key kept across restarts, and signed headers per origin."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from py_vapid import Vapid02
+
+from ..settings import Settings
+
+KEY_FILE = "vapid_private_key.pem"
+# A signed header stays valid for TOKEN_LIFETIME; push services refuse an exp over 24 h ahead.
+TOKEN_LIFETIME = 12 * 3600
+# Re-sign well before expiry so a request in flight never carries a token about to lapse.
+RESIGN_BEFORE = 3600
+_MAILTO = re.compile(r"^mailto:[^@\s]+@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$")
+
+
+class VapidError(ValueError):
+    """The configured VAPID key or subject is unusable."""
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url, as Web Push writes keys."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode unpadded (or padded) base64url; raises ValueError on bad input."""
+    text = text.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_-]*={0,2}", text):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text.rstrip("=") + "=" * (-len(text.rstrip("=")) % 4))
+
+
+def check_subject(subject: str) -> str:
+    """The contact subject if push services will take it; raises VapidError otherwise."""
+    subject = subject.strip()
+    if subject.startswith("mailto:"):
+        match = _MAILTO.match(subject)
+        host = match.group(1).lower() if match else ""
+    elif subject.startswith("https://"):
+        host = (urlsplit(subject).hostname or "").lower()
+    else:
+        raise VapidError("FIELDGUIDE_VAPID_SUBJECT must be a mailto: address or an https: URL.")
+    # Apple's push service answers BadJwtToken for a localhost contact.
+    if not host or "." not in host or host == "localhost" or host.endswith((".localhost", ".local")):
+        raise VapidError(
+            f"FIELDGUIDE_VAPID_SUBJECT {subject!r} needs a real domain (push services refuse localhost)."
+        )
+    return subject
+
+
+def _parse_key(text: str) -> ec.EllipticCurvePrivateKey:
+    text = text.strip()
+    try:
+        if text.startswith("-----BEGIN"):
+            key = serialization.load_pem_private_key(text.encode(), password=None)
+        else:
+            raw = b64url_decode(text)
+            if len(raw) != 32:
+                raise ValueError("a raw VAPID key is 32 bytes")
+            key = ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
+    except ValueError as exc:
+        raise VapidError(f"FIELDGUIDE_VAPID_PRIVATE_KEY is not a P-256 private key ({exc}).") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise VapidError("The VAPID key must be an EC P-256 private key.")
+    return key
+
+
+def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def load_or_create_key(settings: Settings) -> ec.EllipticCurvePrivateKey:
+    """The key from the environment, else from the data folder's key file, made there once (0600)."""
+    if settings.vapid_private_key:
+        return _parse_key(settings.vapid_private_key)
+    path: Path = settings.data_dir / KEY_FILE
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Written to a private temporary file, then linked into place: two processes starting at
+        # once end up sharing whichever key was linked first, never a half-written file.
+        temp = settings.data_dir / f".{KEY_FILE}.{secrets.token_hex(6)}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(_pem(ec.generate_private_key(ec.SECP256R1())))
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(temp, path)
+            except FileExistsError:
+                pass
+        finally:
+            temp.unlink(missing_ok=True)
+    return _parse_key(path.read_text())
+
+
+def public_key_b64(key: ec.EllipticCurvePrivateKey) -> str:
+    """The application server key the browser subscribes with (uncompressed point, base64url)."""
+    raw = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return b64url(raw)
+
+
+def origin_of(endpoint: str) -> str:
+    """scheme://host[:port] of a push endpoint: the JWT's audience."""
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass
+class VapidSigner:
+    """Signs VAPID Authorization headers, one per push-service origin, reused until near expiry."""
+
+    key: ec.EllipticCurvePrivateKey
+    subject: str
+    _cache: dict[str, tuple[float, dict[str, str]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.subject = check_subject(self.subject)
+        self._vapid = Vapid02(private_key=self.key)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "VapidSigner":
+        """The signer for these settings (making the key file on first use)."""
+        return cls(load_or_create_key(settings), settings.vapid_subject)
+
+    @property
+    def public_key(self) -> str:
+        """The application server key, base64url."""
+        return public_key_b64(self.key)
+
+    def headers(self, endpoint: str) -> dict[str, str]:
+        """The Authorization header for a push to this endpoint."""
+        audience = origin_of(endpoint)
+        moment = time.time()
+        cached = self._cache.get(audience)
+        if cached is None or cached[0] - RESIGN_BEFORE <= moment:
+            expires = int(moment) + TOKEN_LIFETIME
+            # A fresh claims dict per origin: the signing code may add to the dict it is given.
+            claims = {"aud": audience, "exp": expires, "sub": self.subject}
+            cached = (expires, dict(self._vapid.sign(claims)))
+            self._cache[audience] = cached
+        return dict(cached[1])

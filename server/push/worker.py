@@ -1,0 +1,170 @@
+"""The push worker: drains the outbox with bounded concurrency, in the server or on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from .. import db
+from ..auth import now
+from ..settings import Settings
+from . import outbox
+from .outbox import Claimed, Settled
+from .sender import REASON_CHARS, Sender, retry_time
+from .vapid import VapidSigner
+
+log = logging.getLogger("fieldguide.push")
+SETTLE_AFTER = 0.1  # seconds an outcome may wait to be written with others
+
+
+class PushWorker:
+    """Claims due notices, sends them (at most `push_concurrency` at once) and records each outcome."""
+
+    def __init__(self, settings: Settings, signer: VapidSigner | None = None):
+        self.settings = settings
+        self.signer = signer or VapidSigner.from_settings(settings)
+        self.concurrency = max(1, settings.push_concurrency)
+        self.poll = max(0.01, settings.push_poll_ms / 1000)
+        # A request must end well inside the lease, or another worker could take the row meanwhile.
+        self.timeout = max(1.0, min(30.0, settings.push_lease_seconds / 2))
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._grace = 5.0
+        self._task: asyncio.Task | None = None
+        self.counts = {"sent": 0, "gone": 0, "retry": 0, "failed": 0}
+
+    def wake(self) -> None:
+        """Look for notices now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run in the background of the current event loop."""
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="push-worker")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop taking notices, let those in flight finish (up to `grace` seconds), then return."""
+        self._stopping = True
+        self._grace = grace
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def _idle(self) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), self.poll)
+        except asyncio.TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def _process(self, sender: Sender, row: Claimed) -> Settled:
+        try:
+            return await self._try(sender, row)
+        except Exception as exc:  # a bug must cost one retry of one notice, not the whole batch
+            log.exception("push worker: notice %s", row.id)
+            reason = f"internal error ({type(exc).__name__})"
+            return Settled(row.id, row.subscription_id, row.endpoint, "retry", reason, retry_time(row.attempts, 60, None))
+
+    async def _try(self, sender: Sender, row: Claimed) -> Settled:
+        base = Settled(row.id, row.subscription_id, row.endpoint, "failed")
+        if row.subscription_id is None or row.p256dh is None:
+            base.outcome, base.reason = "gone", "the subscription was removed before sending"
+            return base
+        if row.created_at + timedelta(seconds=row.ttl) <= now():
+            base.reason = "expired: not delivered within its time to live"
+            return base
+        answer = await sender.send(
+            row.endpoint,
+            row.p256dh,
+            row.auth,
+            outbox.encode_payload(row.payload),
+            ttl=row.ttl,
+            urgency=row.urgency,
+            topic=row.topic,
+        )
+        base.outcome, base.reason = answer.outcome, answer.reason[:REASON_CHARS] or None
+        if answer.outcome == "retry":
+            if row.attempts >= self.settings.push_max_attempts:
+                base.outcome = "failed"
+                base.reason = f"gave up after {row.attempts} tries: {answer.reason}"[:REASON_CHARS]
+            else:
+                base.retry_at = retry_time(row.attempts, self.settings.push_retry_base_ms / 1000, answer.retry_after)
+        return base
+
+    async def _settle(self, results: list[Settled]) -> None:
+        await outbox.settle(results)
+        for r in results:
+            self.counts[r.outcome] += 1
+
+    async def run(self, until_empty: bool = False) -> dict[str, int]:
+        """The worker loop; with until_empty it returns once no notice is left to send (even later)."""
+        inflight: dict[asyncio.Task, int] = {}
+        results: list[Settled] = []
+        loop = asyncio.get_running_loop()
+        oldest = 0.0
+        async with Sender(self.signer, self.concurrency, self.timeout) as sender:
+            while not self._stopping:
+                try:
+                    room = self.concurrency - len(inflight)
+                    # Claim in halves of the window so claims stay few while sends overlap.
+                    if room >= max(1, self.concurrency // 2) and await outbox.due_exists():
+                        for row in await outbox.claim(room, self.settings.push_lease_seconds):
+                            inflight[asyncio.create_task(self._process(sender, row))] = row.id
+                    if not inflight and not results:
+                        if until_empty and not await outbox.unsettled_exists():
+                            break
+                        await self._idle()
+                        continue
+                    if inflight:
+                        done, _ = await asyncio.wait(inflight, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED)
+                        if done and not results:
+                            oldest = loop.time()
+                        for task in done:
+                            inflight.pop(task)
+                            results.append(task.result())
+                    # Outcomes are written in batches (one transaction each), at the latest SETTLE_AFTER
+                    # after the first: a crash before then means a resend, never a lost notice.
+                    if results and (
+                        len(results) >= max(1, self.concurrency // 2) or not inflight or loop.time() - oldest >= SETTLE_AFTER
+                    ):
+                        batch, results = results, []
+                        await self._settle(batch)
+                except Exception:
+                    # Rows whose outcome could not be written stay claimed and are retried after
+                    # the lease: the worker keeps going rather than taking the server down.
+                    log.exception("push worker: a batch failed; continuing")
+                    results = []
+                    await asyncio.sleep(self.poll)
+            await self._finish(inflight, results)
+        return dict(self.counts)
+
+    async def _finish(self, inflight: dict[asyncio.Task, int], results: list[Settled]) -> None:
+        if inflight:
+            done, pending = await asyncio.wait(inflight, timeout=self._grace)
+            results.extend(t.result() for t in done if not t.cancelled() and t.exception() is None)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            try:
+                await self._settle(results)
+                await outbox.release_claims([inflight[t] for t in pending])
+            except Exception:
+                log.exception("push worker: could not record the last sends; they will be retried")
+
+
+async def run_standalone(settings: Settings, until_empty: bool = False) -> dict[str, int]:
+    """`fieldguide push-worker`: drain the outbox until SIGTERM/SIGINT (or until it is empty)."""
+    await db.open_db(settings)
+    try:
+        await db.ensure_current(settings)
+        worker = PushWorker(settings)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(worker.stop()))
+        print(f"Push worker started (up to {worker.concurrency} notices at once).", flush=True)
+        return await worker.run(until_empty=until_empty)
+    finally:
+        await db.close_db()

@@ -1,0 +1,162 @@
+"""The phone with no signal: after one visit the whole release works offline, in Chromium."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import poll, sign_in, wait_offline_ready
+
+pytestmark = pytest.mark.browser
+
+CARD_COUNT = """async () => (await (await caches.open("fieldguide-cards-v1")).keys()).length"""
+
+
+@pytest.fixture
+def officer(phone, live_server):
+    """A page signed in as the demo officer whose phone holds release 1."""
+    page = phone.new_page()
+    sign_in(page, live_server.url)
+    wait_offline_ready(page, 1)
+    return page
+
+
+def test_first_visit_saves_the_release_and_it_all_works_offline(officer, live_server, phone):
+    page = officer
+    manifest = page.evaluate("async () => (await fetch('/api/v1/manifest')).json()")
+    assert page.evaluate(CARD_COUNT) == len(manifest["cards"]) >= 18
+    phone.set_offline(True)
+
+    page.reload()
+    assert page.locator("html").get_attribute("data-served") == "device"
+    assert re.match(r"Offline — release 1, synced \d", page.inner_text("#status"))
+    assert page.locator("main .card-link").count() == len(manifest["cards"])
+
+    page.click("text=Handcuffs and restraint devices")
+    page.wait_for_url("**/cards/restraint-devices")
+    assert page.inner_text("article h1") == "Handcuffs and restraint devices"
+    assert "flex cuffs" in page.inner_text("article .answer")
+
+    page.click(".tabbar >> text=Search")
+    page.wait_for_url("**/search")
+    page.fill("#q", "cuffs")
+    page.wait_for_function("() => document.querySelectorAll('#results .card-link').length > 0")
+    assert page.locator("#results a").first.get_attribute("href") == "/cards/restraint-devices"
+    assert re.match(r"\d+ cards? for “cuffs”", page.inner_text("#result-count"))
+    assert page.url.endswith("/search?q=cuffs")
+
+    page.click(".tabbar >> text=Step in?")
+    taps = 0
+    while page.locator(".outcome").count() == 0:
+        page.locator(".answer-button").last.click()
+        page.wait_for_load_state()
+        taps += 1
+        assert taps <= 4
+    assert page.locator(".outcome h1").inner_text()
+    page.locator(".flow .card-link a").first.click()
+    page.wait_for_selector("article.card h1")
+
+    page.goto(live_server.url + "/admin/audit")
+    assert page.inner_text("main h1") == "You're offline"
+
+
+def test_a_search_typed_on_home_opens_with_its_results_offline(officer, phone):
+    assert officer.url.endswith("/")
+    page = officer
+    phone.set_offline(True)
+    page.reload()
+    page.fill("#home-q", "IEP")
+    page.press("#home-q", "Enter")
+    page.wait_for_url("**/search?q=IEP")
+    page.wait_for_function("() => document.querySelectorAll('#results .card-link').length > 0")
+    assert page.locator("#results a").first.get_attribute("href") == "/cards/special-needs-iep"
+    assert page.input_value("#q") == "IEP"
+
+
+PAGES = ["/", "/cards/restraint-devices", "/search", "/flow", "/flow/arrest", "/flow/out-arrest"]
+SNAPSHOT = """() => ({
+    title: document.title,
+    release: document.documentElement.dataset.release,
+    main: document.querySelector("main").innerHTML,
+    tabs: document.querySelector(".tabbar").outerHTML,
+    foot: document.querySelector(".foot").outerHTML,
+})"""
+
+
+def test_offline_pages_are_the_online_pages(officer, live_server, phone):
+    page = officer
+    online = {}
+    for path in PAGES:
+        page.goto(live_server.url + path)
+        assert page.locator("html").get_attribute("data-served") is None
+        online[path] = page.evaluate(SNAPSHOT)
+    phone.set_offline(True)
+    for path in PAGES:
+        page.goto(live_server.url + path)
+        assert page.locator("html").get_attribute("data-served") == "device"
+        assert page.evaluate(SNAPSHOT) == online[path], path
+
+
+def test_saving_shows_progress_card_by_card(phone, live_server):
+    page = phone.new_page()
+    page.add_init_script(
+        """window.__statuses = [];
+        new MutationObserver(() => {
+            const status = document.getElementById("status-text");
+            if (status) window.__statuses.push(status.textContent);
+        }).observe(document, {subtree: true, childList: true, characterData: true});"""
+    )
+    sign_in(page, live_server.url)
+    wait_offline_ready(page, 1)
+    seen = page.evaluate("window.__statuses")
+    total = page.evaluate("async () => (await (await fetch('/api/v1/manifest')).json()).cards.length")
+    saving = [s for s in seen if s.startswith("Saving release 1 for offline use")]
+    assert f"Saving release 1 for offline use: 1 of {total} cards" in saving
+    assert f"Saving release 1 for offline use: {total - 1} of {total} cards" in saving
+    page.wait_for_function("() => document.getElementById('status').dataset.state === 'online'")
+    assert re.match(r"Release 1 · works offline · checked \d", page.inner_text("#status"))
+
+
+def test_a_copy_not_checked_for_a_week_warns(officer, phone):
+    page = officer
+    page.evaluate(
+        """async () => {
+            const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000).toISOString();
+            await self.fieldguideDb.put("meta", {at: eightDaysAgo, release: 1}, "checked");
+        }"""
+    )
+    phone.set_offline(True)
+    page.reload()
+    page.wait_for_function("() => document.getElementById('status').dataset.state === 'stale'")
+    text = page.inner_text("#status")
+    assert text.startswith("Offline — release 1, synced")
+    assert "Not checked for new guidance for over 7 days" in text
+    assert page.locator("main .card-link").count() > 0
+
+
+def test_a_slow_network_gets_the_saved_page_instead_of_a_spinner(officer, live_server, phone):
+    page = officer
+    held = []
+    # The server never answers card pages: the worker stops waiting and shows the saved copy.
+    phone.route(re.compile(r".*/cards/[a-z-]+$"), lambda route: held.append(route))
+    page.goto(live_server.url + "/cards/de-escalation")
+    assert page.locator("html").get_attribute("data-served") == "device"
+    assert page.inner_text("article h1") == "Calming a situation: prevention first"
+    assert held, "the navigation never reached the network"
+
+
+def test_a_card_the_browser_evicted_comes_back_at_the_next_check(officer):
+    page = officer
+    evicted = page.evaluate(
+        """async () => {
+            const cache = await caches.open("fieldguide-cards-v1");
+            const [first] = await cache.keys();
+            await cache.delete(first);
+            return first.url;
+        }"""
+    )
+    before = page.evaluate(CARD_COUNT)
+    page.evaluate("() => window.fieldguide.sync('now')")
+    poll(page, """async (url) => Boolean(await (await caches.open("fieldguide-cards-v1")).match(url))""", evicted)
+    assert page.evaluate(CARD_COUNT) == before + 1

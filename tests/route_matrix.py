@@ -1,0 +1,402 @@
+"""Who may use each route, and two agencies' worth of objects to try every route against.
+
+ROUTES declares every (method, path) of the app: the roles allowed (None: public), how to fill
+its path parameters from one agency's objects, and what a request sends. The tenancy and CSRF
+tests walk app.routes and fail on any route missing here, so a new route must be declared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable
+
+import httpx
+import pytest
+import pytest_asyncio
+from asgi_lifespan import LifespanManager
+from tortoise import Tortoise
+
+from server import accounts, audit, bootstrap, db
+from server.acks import record_ack
+from server.app import create_app
+from server.auth import SESSION_COOKIE, start_session
+from server.content import canonical_card
+from server.drafts import start_draft
+from server.models import Agency, BaseCard, PushSubscription, Release, ReleaseCard, Role, User
+from server.releases import load_release, publish_release, store_card
+from server.settings import Settings
+
+from .conftest import TEMPLATE_DB
+
+# Appears in every name and text of the other agency: no response to our agency may hold it.
+SECRET = "OTHERSECRET"
+ROLES = ("officer", "supervisor", "admin")
+ALL = frozenset(ROLES)
+SUPERVISORS = frozenset({"supervisor", "admin"})
+ADMINS = frozenset({"admin"})
+P256DH = "BIPUL12DLfytvTajnryr2PRdAgXS3HGKiLqndGcJGabyhHheJYlNGCeXl1dn18gSJ1WAkAPIxr4gK0_dQds4yiI"
+AUTH = "dGVzdC1hdXRoLXNlY3JldA"  # 16 bytes
+
+
+@dataclass
+class Side:
+    """One agency's objects for the matrix: people with live sessions, a release, a draft..."""
+
+    agency: Agency
+    users: dict[str, User] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
+    csrf: dict[str, str] = field(default_factory=dict)
+    person_id: int = 0  # an active officer an admin can edit
+    inactive_id: int = 0  # a deactivated officer
+    release_number: int = 1  # a release only this agency has
+    card_id: str = ""  # a card of this agency's guidance (for the other agency: its own local card)
+    card_hash: str = ""
+    draft_id: int = 0
+    invitation: str = ""  # an open set-password token
+    endpoint: str = ""  # a push subscription endpoint of one of its officers
+    base_update: str = ""  # a card with a pending NASRO base update
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may use a route and how to call it."""
+
+    roles: frozenset[str] | None  # None: public (no sign-in)
+    ids: Callable[[Side], dict] | None = None  # path parameters from one agency's objects
+    body: Callable[[Side], dict] | None = None  # form fields (or JSON) besides the CSRF token
+    json: bool = False
+    query: dict | None = None
+    own: tuple[int, ...] = (200,)  # statuses expected for an allowed role on its own agency
+    # Whether the path ids name an agency's objects (then another agency's must be "not found").
+    isolated: bool = True
+    # Whether the body (not only the path) names another agency's object, e.g. an endpoint.
+    body_isolated: bool = False
+    note: str = ""
+
+
+def _draft(s: Side) -> dict:
+    return {"draft_id": s.draft_id}
+
+
+def _draft_card(s: Side) -> dict:
+    return {"draft_id": s.draft_id, "card_id": s.card_id}
+
+
+def _card_fields(s: Side) -> dict:
+    return {"op": "preview", "title": "Preview title", "summary": "Preview.", "body": "## Do\n- x\n"}
+
+
+def _ack(s: Side, form: bool = False) -> dict:
+    body = {"release": s.release_number, "uuid": str(uuid.uuid4())}
+    if form:
+        return {**body, "attest": "yes", "card_hashes": s.card_hash}
+    return {**body, "card_hashes": [s.card_hash]}
+
+
+# (method, path) -> Access. "MOUNT" declares a mounted app (static files).
+ROUTES: dict[tuple[str, str], Access] = {
+    # Guidance: every role, only the signed-in user's agency.
+    ("GET", "/"): Access(ALL),
+    ("GET", "/cards/{card_id}"): Access(ALL, ids=lambda s: {"card_id": s.card_id}),
+    ("GET", "/search"): Access(ALL, query={"q": "zebra"}),
+    ("GET", "/flow"): Access(ALL),
+    ("GET", "/flow/{node}"): Access(ALL, ids=lambda s: {"node": "danger"}, isolated=False, note="flow steps are not agency objects"),
+    ("GET", "/offline"): Access(None),
+    ("GET", "/shell"): Access(ALL),
+    ("GET", "/changes"): Access(ALL),
+    ("GET", "/releases/{number:int}/changes"): Access(ALL, ids=lambda s: {"number": s.release_number}),
+    ("GET", "/alerts"): Access(ALL),
+    # Acknowledging a release: anyone signed in (the body names the release: ours only).
+    ("POST", "/acks"): Access(ALL, body=lambda s: _ack(s, form=True), own=(303,), body_isolated=True),
+    ("POST", "/api/v1/acks"): Access(ALL, json=True, body=_ack, own=(200, 201), body_isolated=True),
+    ("GET", "/api/v1/acks"): Access(ALL),
+    # Supervisor pages: supervisors and admins.
+    ("GET", "/supervisor"): Access(SUPERVISORS),
+    ("GET", "/supervisor/releases/{number:int}"): Access(SUPERVISORS, ids=lambda s: {"number": s.release_number}),
+    ("GET", "/supervisor/releases/{number:int}/acks.csv"): Access(
+        SUPERVISORS, ids=lambda s: {"number": s.release_number}
+    ),
+    ("GET", "/supervisor/releases/{number:int}/evidence.zip"): Access(
+        SUPERVISORS, ids=lambda s: {"number": s.release_number}
+    ),
+    ("GET", "/supervisor/officers/{user_id:int}"): Access(SUPERVISORS, ids=lambda s: {"user_id": s.person_id}),
+    # Signing in and out; invitations are bearer links (the token is the credential).
+    ("GET", "/sign-in"): Access(None, own=(200, 303)),
+    ("POST", "/sign-in"): Access(None, own=(400,), note="pre-session CSRF cookie; without it 400"),
+    ("POST", "/sign-out"): Access(ALL, own=(303,)),
+    ("GET", "/invite/{token}"): Access(None, ids=lambda s: {"token": s.invitation}),
+    ("POST", "/invite/{token}"): Access(None, ids=lambda s: {"token": s.invitation}, own=(400,)),
+    # People and the audit log: admins.
+    ("GET", "/admin/users"): Access(ADMINS),
+    ("POST", "/admin/users"): Access(
+        ADMINS, body=lambda s: {"email": "matrix-new@demo.test", "name": "Matrix New", "role": "officer"}
+    ),
+    ("GET", "/admin/users/{user_id:int}"): Access(ADMINS, ids=lambda s: {"user_id": s.person_id}),
+    ("POST", "/admin/users/{user_id:int}"): Access(
+        ADMINS, ids=lambda s: {"user_id": s.person_id},
+        body=lambda s: {"name": "Renamed", "role": "officer", "school": "X"}, own=(303,),
+    ),
+    ("POST", "/admin/users/{user_id:int}/deactivate"): Access(ADMINS, ids=lambda s: {"user_id": s.person_id}, own=(303,)),
+    ("POST", "/admin/users/{user_id:int}/reactivate"): Access(ADMINS, ids=lambda s: {"user_id": s.inactive_id}, own=(303,)),
+    ("POST", "/admin/users/{user_id:int}/link"): Access(ADMINS, ids=lambda s: {"user_id": s.person_id}),
+    ("GET", "/admin/audit"): Access(ADMINS),
+    ("GET", "/admin/attestation"): Access(ADMINS),
+    ("POST", "/admin/attestation"): Access(
+        ADMINS, body=lambda s: {"attestation": "I have read release {release} and will follow it."}, own=(303,)
+    ),
+    # Guidance revisions: admins.
+    ("GET", "/admin"): Access(ADMINS),
+    ("GET", "/admin/releases"): Access(ADMINS),
+    ("POST", "/admin/drafts"): Access(ADMINS, own=(303,)),
+    ("GET", "/admin/drafts/{draft_id:int}"): Access(ADMINS, ids=_draft),
+    ("POST", "/admin/drafts/{draft_id:int}/details"): Access(
+        ADMINS, ids=_draft, body=lambda s: {"summary": "Matrix summary", "due_at": ""}, own=(303,)
+    ),
+    ("GET", "/admin/drafts/{draft_id:int}/new-card"): Access(ADMINS, ids=_draft),
+    ("POST", "/admin/drafts/{draft_id:int}/new-card"): Access(ADMINS, ids=_draft, body=_card_fields),
+    ("POST", "/admin/drafts/{draft_id:int}/{step:str}"): Access(
+        ADMINS, ids=lambda s: {"draft_id": s.draft_id, "step": "withdraw"}, own=(303,)
+    ),
+    ("GET", "/admin/drafts/{draft_id:int}/cards/{card_id}"): Access(ADMINS, ids=_draft_card),
+    ("POST", "/admin/drafts/{draft_id:int}/cards/{card_id}"): Access(ADMINS, ids=_draft_card, body=_card_fields),
+    ("POST", "/admin/drafts/{draft_id:int}/cards/{card_id}/{action:str}"): Access(
+        ADMINS, ids=lambda s: {**_draft_card(s), "action": "move"}, body=lambda s: {"direction": "down"}, own=(303,)
+    ),
+    ("POST", "/admin/preview"): Access(ADMINS, body=_card_fields),
+    ("POST", "/admin/base-updates"): Access(ADMINS, own=(303,)),
+    ("GET", "/admin/base-updates/{card_id}"): Access(ADMINS, ids=lambda s: {"card_id": s.base_update}),
+    ("POST", "/admin/base-updates/{card_id}"): Access(
+        ADMINS, ids=lambda s: {"card_id": s.base_update}, body=lambda s: {"choice": "ours"}, own=(303,)
+    ),
+    # Read API: every role, own agency only.
+    ("GET", "/api/v1/manifest"): Access(ALL),
+    ("GET", "/api/v1/bundle"): Access(ALL),
+    ("GET", "/api/v1/cards/{hash}"): Access(ALL, ids=lambda s: {"hash": s.card_hash}),
+    ("GET", "/api/v1/search"): Access(ALL, query={"q": "zebra"}),
+    # have=2: a release number only the other agency has.
+    ("GET", "/api/v1/sync"): Access(ALL, query={"have": "2"}),
+    ("GET", "/api/v1/openapi.json"): Access(None),
+    # Push.
+    ("GET", "/api/v1/push/key"): Access(ALL),
+    ("POST", "/api/v1/push/subscriptions"): Access(
+        ALL, json=True, body=lambda s: {"endpoint": s.endpoint, "keys": {"p256dh": P256DH, "auth": AUTH}},
+        own=(200, 201), body_isolated=True,
+    ),
+    ("DELETE", "/api/v1/push/subscriptions"): Access(
+        ALL, json=True, body=lambda s: {"endpoint": s.endpoint}, own=(204, 404), body_isolated=True,
+        note="own: 404 for a role that has no subscription with that endpoint",
+    ),
+    ("POST", "/supervisor/releases/{number:int}/remind"): Access(
+        SUPERVISORS, ids=lambda s: {"number": s.release_number}, own=(303,)
+    ),
+    # Files anyone may fetch.
+    ("GET", "/manifest.webmanifest"): Access(None),
+    ("GET", "/sw.js"): Access(None),
+    ("GET", "/sw/{name:str}"): Access(None, ids=lambda s: {"name": "none.js"}, own=(200, 404)),
+    ("MOUNT", "/static"): Access(None),
+}
+
+
+def leaks(text: str, echoed: dict | None = None) -> bool:
+    """Whether a response shows anything of the other agency (its marker, in any case).
+
+    echoed: the ids the request itself named, which a "not found" message may repeat.
+    """
+    text = text.lower()
+    for value in (echoed or {}).values():
+        text = text.replace(str(value).lower(), "")
+    return SECRET.lower() in text
+
+
+FORM = re.compile(r"<form\b[^>]*>.*?</form>", re.S | re.I)
+POST_FORM = re.compile(r'<form\b[^>]*method="post"', re.I)
+TOKEN_FIELD = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
+
+
+def post_forms_without_token(html: str, token: str | None) -> list[str]:
+    """The POST forms of a page that lack a CSRF token field (with this token, when given)."""
+    missing = []
+    for form in FORM.findall(html):
+        if not POST_FORM.match(form):
+            continue
+        found = TOKEN_FIELD.findall(form)
+        if not found or (token is not None and token not in found):
+            missing.append(form[:160])
+    return missing
+
+
+PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
+
+
+def app_routes(app) -> list[tuple[str, str]]:
+    """(method, path) of every route of the app (HEAD goes with GET)."""
+    keys = []
+    for route in app.routes:
+        methods = getattr(route, "methods", None)
+        if methods is None:
+            keys.append(("MOUNT", route.path))
+        else:
+            keys += [(m, route.path) for m in sorted(methods - {"HEAD"})]
+    return keys
+
+
+def fill(path: str, params: dict) -> str:
+    """A route path with its parameters filled in."""
+    return PARAM.sub(lambda m: str(params[m.group(1)]), path)
+
+
+def is_api(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+async def _people(side: Side, domain: str, prefix: str) -> None:
+    for role in ROLES:
+        user = await User.get_or_none(email=f"{role}@{domain}")
+        if user is None:
+            user = await bootstrap.create_user(side.agency, f"{role}@{domain}", f"{prefix} {role}", Role(role), None)
+        side.users[role] = user
+        token, session = await start_session(user, 30)
+        side.cookies[role] = token
+        side.csrf[role] = session.csrf_token
+    person = await bootstrap.create_user(side.agency, f"person@{domain}", f"{prefix} person", Role.OFFICER, None, "Matrix School")
+    inactive = await bootstrap.create_user(side.agency, f"inactive@{domain}", f"{prefix} inactive", Role.OFFICER, None)
+    inactive.active = False
+    await inactive.save()
+    side.person_id, side.inactive_id = person.id, inactive.id
+    pending = await bootstrap.create_user(side.agency, f"pending@{domain}", f"{prefix} pending", Role.OFFICER, None)
+    side.invitation = await accounts.new_link(side.users["admin"], pending, 7)
+
+
+async def _secret_release(agency: Agency) -> str:
+    """Release 2 of an agency with a local card no other agency has; returns its id."""
+    current = await Release.filter(agency=agency).order_by("-number").first()
+    view = await load_release(current)
+    cards = [canonical_card(c) for c in view.cards]
+    secret = dict(cards[0])
+    secret.update(
+        id="othersecret-zebra",
+        title=f"{SECRET} zebra crossing duty",
+        summary=f"{SECRET} only the other agency has this card.",
+        tags=["zebra"],
+        related=[],
+        local_policy=[],
+    )
+    cards.append(secret)
+    await publish_release(agency, cards, current.categories, current.flow, f"{SECRET} release")
+    return secret["id"]
+
+
+async def _base_update(card_id: str) -> None:
+    """NASRO changes a base card: every agency gets a pending update for it."""
+    base = await BaseCard.get(card_id=card_id).prefetch_related("version")
+    data = dict(canonical_card(base.version.data))
+    data["summary"] = data["summary"] + " Updated."
+    version = await store_card(data)
+    base.version_id = version.hash
+    await base.save()
+
+
+async def build_world(settings) -> tuple[Side, Side]:
+    """Our agency (the demo) and another with its own people, guidance, draft, links and devices."""
+    own = Side(agency=await Agency.get(slug="demo"))
+    other = Side(agency=await bootstrap.create_agency(settings, "other", f"{SECRET} Police"))
+    await _people(own, "demo.test", "Matrix")
+    await _people(other, "other.test", SECRET)
+
+    other.card_id = await _secret_release(other.agency)
+    other.release_number = 2
+    own.card_id = "restraint-devices"
+    for side in (own, other):
+        release = await Release.filter(agency=side.agency).order_by("-number").first()
+        row = await ReleaseCard.get(release=release, card_id=side.card_id)
+        side.card_hash = row.version_id
+    await _base_update("de-escalation")
+    own.base_update = "de-escalation"
+    other.base_update = other.card_id
+    for side in (own, other):
+        side.draft_id = (await start_draft(side.agency, side.users["admin"])).id
+        name = "own" if side is own else SECRET.lower()
+        side.endpoint = f"https://fcm.googleapis.com/fcm/send/{name}-device"
+        await PushSubscription.create(
+            user=side.users["officer"], endpoint=side.endpoint, p256dh=P256DH, auth=AUTH
+        )
+    await audit.record(other.agency, other.users["admin"], "user.invite", f"{SECRET}@other.test")
+    # An acknowledgment in the other agency, its attested words marked.
+    other.agency.attestation = f"{SECRET} I have read release {{release}}."
+    await other.agency.save()
+    latest = await Release.get(agency=other.agency, number=other.release_number)
+    await record_ack(other.users["officer"], await load_release(latest), str(uuid.uuid4()), [other.card_hash])
+    return own, other
+
+
+async def snapshot() -> dict:
+    """Every row of every table, to prove a refused request changed nothing."""
+    state = {}
+    for name, model in Tortoise.apps["models"].items():
+        rows = await model.all().values()
+        state[name] = sorted(repr(sorted(r.items())) for r in rows)
+    return state
+
+
+@pytest.fixture(scope="session")
+def world_template(template_dir, tmp_path_factory):
+    """The demo database plus the matrix's second agency and objects, built once per run."""
+    folder = tmp_path_factory.mktemp("world")
+    shutil.copy(template_dir / TEMPLATE_DB, folder / TEMPLATE_DB)
+    settings = Settings(data_dir=folder)
+
+    async def build():
+        await db.open_db(settings)
+        try:
+            return await build_world(settings)
+        finally:
+            await db.close_db()
+
+    own, other = asyncio.run(build())
+    return folder, own, other
+
+
+@pytest_asyncio.fixture
+async def world(world_template, tmp_path):
+    """A fresh copy of the matrix world and the app on it (push sending off: nothing leaves the machine)."""
+    folder, own, other = world_template
+    shutil.copy(folder / TEMPLATE_DB, tmp_path / TEMPLATE_DB)
+    app = create_app(Settings(data_dir=tmp_path, push_worker=False))
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield app, client, own, other
+
+
+SESSION_TOKEN = object()
+
+
+async def request(client, key, access: Access, side, who=None, role=None, body_side=None, csrf=SESSION_TOKEN):
+    """Call one route: ids from `side`, body from `body_side`, as `role` of agency `who` (None: signed out).
+
+    csrf: the session's own token by default, or None (none sent), or a given string.
+    """
+    method, path = key
+    if method == "MOUNT":
+        method, path = "GET", "/static/app.css"
+    url = fill(path, access.ids(side) if access.ids else {})
+    headers = {}
+    if who is not None:
+        headers["cookie"] = f"{SESSION_COOKIE}={who.cookies[role]}"
+    extra: dict = {}
+    if method in ("POST", "DELETE"):
+        token = (who.csrf[role] if who is not None else None) if csrf is SESSION_TOKEN else csrf
+        body = access.body(body_side or side) if access.body else {}
+        if access.json:
+            if token:
+                headers["x-csrf-token"] = token
+            headers["content-type"] = "application/json"
+            extra["content"] = json.dumps(body)
+        else:
+            extra["data"] = {**({"csrf_token": token} if token else {}), **body}
+    return await client.request(method, url, headers=headers, params=access.query, **extra)

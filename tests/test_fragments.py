@@ -1,0 +1,60 @@
+"""Pages cut into shell + fragments put back together equal the online pages, byte for byte."""
+
+from __future__ import annotations
+
+from markupsafe import escape
+
+from server.fragments import ARTICLE_MARK, ETAG_MARK, MAIN_MARK, RELEASE_MARK, TITLE_MARK
+
+from .revisions import publish_revision
+
+
+def compose(shell: str, sync: dict, path: str, articles: dict[str, str]) -> str:
+    """What service_worker/compose.js does, in Python."""
+    page = sync["pages"][path]
+    tab = "guide" if path == "/" else "flow" if path.startswith("/flow") else "search" if path == "/search" else None
+    html = shell
+    if tab:
+        html = html.replace(f'data-tab="{tab}"', f'data-tab="{tab}" aria-current="page"')
+    main = page["main"].replace(ARTICLE_MARK, articles[page["card"]]) if "card" in page else page["main"]
+    html = html.replace(TITLE_MARK, page["title"]).replace(RELEASE_MARK, str(sync["release"]))
+    return html.replace(ETAG_MARK, str(escape(sync["etag"]))).replace(MAIN_MARK, main)
+
+
+async def test_every_offline_page_is_the_online_page(officer):
+    await publish_revision(edits={"teacher": {"summary": ("Teacher is", "Teacher & \"guide\" is")}})
+    shell = (await officer.get("/shell")).text
+    sync = (await officer.get("/api/v1/sync")).json()
+    articles = {c["hash"]: c["article"] for c in sync["card_bodies"]}
+    paths = [p for p in sync["pages"] if p != "/offline"]
+    assert len(paths) >= len(sync["cards"]) + 5
+    for path in paths:
+        online = await officer.get(path)
+        assert online.status_code == 200, path
+        assert compose(shell, sync, path, articles) == online.text, path
+
+
+async def test_a_card_article_is_the_same_in_every_release_holding_its_hash(officer):
+    first = (await officer.get("/api/v1/sync")).json()
+    await publish_revision(edits={"teacher": {"title": "Teacher and mentor"}})
+    second = (await officer.get("/api/v1/sync", headers={"If-None-Match": first["etag"]})).json()
+    assert [c["id"] for c in second["card_bodies"]] == ["teacher"]
+    assert "/cards/restraint-devices" in second["pages_kept"]
+    unchanged = first["pages"]["/cards/restraint-devices"]["card"]
+    card = (await officer.get(f"/api/v1/cards/{unchanged}")).json()
+    page = (await officer.get("/cards/restraint-devices")).text
+    assert card["article"] in page
+    # The teacher card's frame (related lists elsewhere) shows the new title.
+    assert "Teacher and mentor" in second["pages"]["/cards/three-roles"]["main"]
+
+
+async def test_the_shell_is_marked_needs_sign_in_and_revalidates(client, officer):
+    shell = await officer.get("/shell")
+    assert shell.status_code == 200 and shell.headers["cache-control"] == "private, no-cache"
+    for mark in (TITLE_MARK, MAIN_MARK, RELEASE_MARK, ETAG_MARK):
+        assert mark in shell.text
+    assert "Officer Casey Rivera" in shell.text
+    again = await officer.get("/shell", headers={"If-None-Match": shell.headers["etag"]})
+    assert again.status_code == 304
+    await officer.post("/sign-out", data={"csrf_token": shell.text.split('name="csrf_token" value="')[1].split('"')[0]})
+    assert (await officer.get("/shell")).status_code == 303

@@ -1,0 +1,218 @@
+"""Delta sync through real HTTP: 304, deltas by hash, retired cards, long-offline devices."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from server import bootstrap
+from server.models import Device, Release, ReleaseCard, User
+from server.releases import load_release
+
+from .revisions import publish_revision
+
+DEVICE = {"Fieldguide-Device": "phone-0001-abcd"}
+
+
+class Phone:
+    """A device as the service worker keeps it: one release's manifest and cards by hash."""
+
+    def __init__(self):
+        self.etag = None
+        self.release = None
+        self.cards: dict[str, dict] = {}
+        self.pages: dict[str, dict] = {}
+
+    async def sync(self, client, headers=DEVICE):
+        """One sync; applies a 200 the way the service worker does."""
+        sent = dict(headers)
+        if self.etag:
+            sent["If-None-Match"] = self.etag
+        response = await client.get("/api/v1/sync", headers=sent)
+        if response.status_code == 200:
+            body = response.json()
+            for card in body["card_bodies"]:
+                self.cards[card["hash"]] = card
+            wanted = {c["hash"] for c in body["cards"]}
+            assert wanted <= set(self.cards), "a delta left the device without a card it needs"
+            self.cards = {h: c for h, c in self.cards.items() if h in wanted}
+            kept = {path: self.pages[path] for path in body["pages_kept"]}
+            self.etag, self.release, self.pages = body["etag"], body["release"], {**kept, **body["pages"]}
+        return response
+
+    def card_ids(self) -> dict[str, str]:
+        return {c["id"]: h for h, c in self.cards.items()}
+
+
+async def release_hashes(number: int) -> dict[str, str]:
+    release = await Release.get(agency__slug="demo", number=number)
+    rows = await ReleaseCard.filter(release=release).values("card_id", "version_id")
+    return {r["card_id"]: r["version_id"] for r in rows}
+
+
+async def test_sync_needs_sign_in(client):
+    response = await client.get("/api/v1/sync")
+    assert response.status_code == 401
+
+
+async def test_first_sync_sends_every_card_with_its_article_and_the_pages(officer):
+    phone = Phone()
+    response = await phone.sync(officer)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["base"] is None and body["retired"] == []
+    assert len(body["card_bodies"]) == len(body["cards"]) >= 18
+    card = next(c for c in body["card_bodies"] if c["id"] == "restraint-devices")
+    assert card["article"].startswith("<h1>Handcuffs and restraint devices</h1>")
+    assert "flex cuffs" in card["text"] and "<" not in card["text"]
+    assert {"/", "/search", "/flow", "/offline", "/cards/restraint-devices", "/flow/danger"} <= set(body["pages"])
+    assert body["pages"]["/cards/restraint-devices"]["card"] == card["hash"]
+    assert body["pages_kept"] == []
+    assert body["checked_at"] == response.headers["fieldguide-checked-at"]
+    assert response.headers["cache-control"] == "private, no-store"
+    assert phone.card_ids() == await release_hashes(1)
+
+
+async def test_a_current_device_gets_304_by_etag_or_by_number(officer):
+    phone = Phone()
+    await phone.sync(officer)
+    again = await phone.sync(officer)
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == phone.etag
+    assert again.headers["fieldguide-checked-at"]
+    by_number = await officer.get("/api/v1/sync", params={"have": "1"})
+    assert by_number.status_code == 304
+
+
+async def test_a_one_card_revision_sends_only_that_card(officer):
+    phone = Phone()
+    await phone.sync(officer)
+    await publish_revision(summary="No card changed.")
+    await publish_revision(
+        edits={"restraint-devices": {"body": ("policy every time.", "policy, every time.")}}
+    )
+    response = await phone.sync(officer)
+    body = response.json()
+    assert response.status_code == 200 and body["release"] == 3 and body["base"] == 1
+    assert [c["id"] for c in body["card_bodies"]] == ["restraint-devices"]
+    assert "policy, every time" in body["card_bodies"][0]["article"]
+    assert body["retired"] == []
+    # Only the card's own page changed (it names the new hash); the phone keeps the others.
+    assert list(body["pages"]) == ["/cards/restraint-devices"]
+    assert len(body["pages_kept"]) == len(phone.pages) - 1
+    assert phone.card_ids() == await release_hashes(3)
+    assert phone.pages == (await officer.get("/api/v1/sync")).json()["pages"]
+    assert (await phone.sync(officer)).status_code == 304
+
+
+async def test_retired_cards_are_named_and_never_kept(officer):
+    phone = Phone()
+    await phone.sync(officer)
+    await publish_revision(retire=("mou-signatures",))
+    body = (await phone.sync(officer)).json()
+    assert body["retired"] == ["mou-signatures"]
+    assert body["card_bodies"] == []
+    assert "mou-signatures" not in {c["id"] for c in body["cards"]}
+    assert "/cards/mou-signatures" not in phone.pages
+    assert all("/cards/mou-signatures" not in p["main"] for p in phone.pages.values())
+    assert "mou-signatures" not in phone.card_ids()
+
+
+async def test_a_device_offline_for_months_resyncs_across_several_releases(officer):
+    phone = Phone()
+    await phone.sync(officer)
+    # 2: edit a card, retire another. 3: edit the first again, add a local card, retire a
+    # third. 4: bring the second back with new text, retire the local card.
+    await publish_revision(
+        edits={"teacher": {"body": ("## Do", "## Do\n- Teach.\n")}}, retire=("mou-signatures",)
+    )
+    await publish_revision(
+        edits={"teacher": {"body": ("- Teach.", "- Teach often.")}},
+        add=({"like": "three-roles", "id": "local-hall-pass", "title": "Hall passes"},),
+        retire=("policymaker-support",),
+    )
+    await publish_revision(
+        add=({"like": "mou-contents", "id": "mou-signatures", "title": "Who signs the MOU now"},),
+        retire=("local-hall-pass",),
+    )
+    response = await phone.sync(officer)
+    body = response.json()
+    assert body["release"] == 4 and body["base"] == 1
+    assert {c["id"] for c in body["card_bodies"]} == {"teacher", "mou-signatures"}
+    assert body["retired"] == ["policymaker-support"]
+    assert phone.card_ids() == await release_hashes(4)
+    assert "policymaker-support" not in phone.card_ids()
+    assert "local-hall-pass" not in str(phone.pages) and "policymaker-support" not in str(phone.pages)
+    assert "Who signs the MOU now" in phone.pages["/"]["main"]
+    assert "Teach often." in phone.cards[phone.card_ids()["teacher"]]["article"]
+    assert phone.pages == (await officer.get("/api/v1/sync")).json()["pages"]
+
+
+async def test_claims_that_do_not_match_this_agency_get_the_whole_release(officer, settings):
+    full = len((await officer.get("/api/v1/sync")).json()["card_bodies"])
+    await bootstrap.create_agency(settings, "other", "Other Police")
+    other_two = await publish_revision("other", edits={"teacher": {"title": "Teacher (other)"}})
+    await publish_revision(edits={"teacher": {"title": "Teacher (demo)"}})
+    # A phone that held the other agency's release 2, now signed in to the demo agency.
+    foreign = (await load_release(other_two)).etag
+    for headers, params in [
+        ({"If-None-Match": foreign}, {}),
+        ({"If-None-Match": '"r1-00000000000000000000"'}, {}),
+        ({}, {"have": "99"}),
+    ]:
+        response = await officer.get("/api/v1/sync", headers=headers, params=params)
+        assert response.status_code == 200
+        assert response.json()["base"] is None and len(response.json()["card_bodies"]) == full
+
+
+async def test_bad_sync_parameters_are_refused_clearly(officer):
+    response = await officer.get("/api/v1/sync", params={"have": "two"})
+    assert response.status_code == 400 and response.json()["details"] == {"have": "two"}
+    response = await officer.get("/api/v1/sync", headers={"Fieldguide-Device": "bad id!"})
+    assert response.status_code == 400
+    assert "device id" in response.json()["message"]
+    assert await Device.all().count() == 0
+
+
+async def test_each_device_records_its_last_sync_and_the_release_it_holds(officer, client):
+    user = await User.get(email="officer@demo.test")
+    phone = Phone()
+    await phone.sync(officer, {**DEVICE, "User-Agent": "PhoneBrowser/1"})
+    device = await Device.get(user=user, device_id=DEVICE["Fieldguide-Device"])
+    # It was sent release 1 but has not said it holds it yet: supervisors must not count it.
+    assert device.release_number is None and device.user_agent == "PhoneBrowser/1"
+    first_seen = device.last_sync_at
+    await phone.sync(officer)  # the confirming check after saving: 304
+    await device.refresh_from_db()
+    assert device.release_number == 1 and device.last_sync_at >= first_seen
+    await publish_revision(edits={"teacher": {"title": "Teacher, counselor"}})
+    await phone.sync(officer)
+    await device.refresh_from_db()
+    assert device.release_number == 1  # release 2 received, not yet confirmed
+    await phone.sync(officer)
+    await device.refresh_from_db()
+    assert device.release_number == 2
+    tablet = Phone()
+    await tablet.sync(officer, {"Fieldguide-Device": "tablet-0002-efgh"})
+    assert await Device.filter(user=user).count() == 2
+
+
+async def test_manifest_carries_the_time_it_was_checked(officer):
+    response = await officer.get("/api/v1/manifest")
+    assert response.json()["checked_at"] == response.headers["fieldguide-checked-at"]
+    again = await officer.get("/api/v1/manifest", headers={"If-None-Match": response.headers["etag"]})
+    assert again.status_code == 304 and again.headers["fieldguide-checked-at"] >= response.json()["checked_at"]
+
+
+async def test_checks_every_few_minutes_write_the_device_at_most_once_a_minute(officer):
+    phone = Phone()
+    await phone.sync(officer)
+    await phone.sync(officer)
+    device = await Device.get(device_id=DEVICE["Fieldguide-Device"])
+    recorded = device.last_sync_at
+    assert (await phone.sync(officer)).status_code == 304
+    await device.refresh_from_db()
+    assert device.last_sync_at == recorded
+    await Device.filter(id=device.id).update(last_sync_at=recorded - timedelta(minutes=2))
+    await phone.sync(officer)
+    await device.refresh_from_db()
+    assert device.last_sync_at > recorded and device.release_number == 1
