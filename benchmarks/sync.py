@@ -152,7 +152,7 @@ async def measure(url: str, static_dir: Path, args) -> None:
     print("A one-card revision (release 1 -> 2), bytes on the wire with gzip")
     print(f"  full download (no release held)     {full:>8,} B")
     print(f"  delta from release 1                {delta:>8,} B   x{delta / full:.2f} of full"
-          f"   ({len(body['card_bodies'])} card body, {len(body['pages'])} page fragments, manifest)")
+          f"   (card bodies: {len(body['card_bodies'])}, page fragments: {len(body['pages'])}, and the manifest)")
 
 
 def main() -> None:

@@ -92,6 +92,8 @@ class LiveServer:
         thread = threading.Thread(target=target)
         thread.start()
         thread.join(60)
+        if thread.is_alive():
+            raise TimeoutError(f"{work.__name__} did not finish within 60 s")
         if "error" in result:
             raise result["error"]
         return result.get("value")
