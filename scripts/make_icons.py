@@ -18,9 +18,9 @@ anti-aliased edges.
 
 This is a build-time tool only: it needs Pillow, the app itself does not.
 
-    python3 -m venv /tmp/iconvenv
-    /tmp/iconvenv/bin/pip install pillow
-    /tmp/iconvenv/bin/python scripts/make_icons.py
+    python3 -m venv .icon-venv
+    .icon-venv/bin/pip install pillow
+    .icon-venv/bin/python scripts/make_icons.py
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ from datetime import datetime
 import httpx
 
 from server.models import Agency, Release
-from server.releases import load_release, publish_release
 
 from .conftest import sign_in
+from .revisions import publish_revision
 
 META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 FORM_FIELD = re.compile(r'<input type="hidden" name="(uuid|card_hashes|release|attestation)" value="([^"]*)"')
@@ -29,18 +29,15 @@ async def publish(
     """Release N+1 of an agency (the demo by default), with one card's body changed."""
     agency = agency or await Agency.get(slug="demo")
     current = await Release.filter(agency=agency).order_by("-number").first()
-    view = await load_release(current)
-    cards = []
-    for card in view.cards:
-        data = {k: card[k] for k in ("id", "title", "category", "audience", "order", "summary", "tags", "related", "source", "body")}
-        data["local_policy"] = [{"id": s["id"], "label": s["label"], "text": s["text"]} for s in card["local_policy"]]
-        if card["id"] == edit:
-            data["body"] = data["body"] + f"\n\nRevision {current.number + 1}."
-        cards.append(data)
-    changes = {edit: "major" if requires_ack else "minor"} if edit else {}
-    release = await publish_release(
-        agency, cards, current.categories, current.flow, f"Release {current.number + 1}.",
-        due_at=due_at, requires_ack=requires_ack, changes=changes,
+    note = f"\n\nRevision {current.number + 1}."
+    edits = {edit: {"body": lambda body: body + note}} if edit else {}
+    release = await publish_revision(
+        agency=agency,
+        edits=edits,
+        summary=f"Release {current.number + 1}.",
+        due_at=due_at,
+        requires_ack=requires_ack,
+        changes={edit: "major" if requires_ack else "minor"} if edit else {},
     )
     if published_at is not None:
         release.published_at = published_at

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from server.models import Agency, Release, ReleaseCard
-from server.releases import load_release, publish_release
+from server.models import Release
+
+from .revisions import publish_revision
 
 
 async def publish_with_edit(card_id: str, old: str, new: str, change: str = "major") -> Release:
-    """Release N+1 of the demo agency with one card's body edited (and another retired)."""
-    agency = await Agency.get(slug="demo")
-    current = await Release.filter(agency=agency).order_by("-number").first()
-    view = await load_release(current)
-    cards = []
-    for card in view.cards:
-        data = {k: card[k] for k in ("id", "title", "category", "audience", "order", "summary", "tags", "related", "source", "body")}
-        data["local_policy"] = [{"id": s["id"], "label": s["label"], "text": s["text"]} for s in card["local_policy"]]
-        if card["id"] == card_id:
-            assert old in data["body"]
-            data["body"] = data["body"].replace(old, new)
-        cards.append(data)
-    release = await publish_release(agency, cards, current.categories, current.flow, "Edited one card.")
-    await ReleaseCard.filter(release=release, card_id=card_id).update(change=change)
-    return release
+    """Release N+1 of the demo agency with one card's body edited."""
+    return await publish_revision(
+        edits={card_id: {"body": (old, new)}}, summary="Edited one card.", changes={card_id: change}
+    )
 
 
 async def test_first_release_has_nothing_to_compare(officer):

@@ -16,10 +16,10 @@ from server.models import Agency, PushOutbox, PushSubscription, Release, Role, U
 from server.push import outbox
 from server.push.sender import backoff, parse_retry_after
 from server.push.vapid import KEY_FILE, VapidError, VapidSigner, b64url, b64url_decode, check_subject
-from server.releases import load_release, publish_release
 
 from .conftest import sign_in
 from .push_service import PushService
+from .revisions import publish_revision
 
 META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
@@ -57,17 +57,8 @@ async def subscribe(client, subscription: dict, **extra):
 
 async def publish_next(summary: str = "Clarified restraint policy.", change: str | None = "major", slug: str = "demo") -> Release:
     """Release N+1 of an agency with the same cards, one marked as changed."""
-    agency = await Agency.get(slug=slug)
-    current = await Release.filter(agency=agency).order_by("-number").first()
-    view = await load_release(current)
-    keys = ("id", "title", "category", "audience", "order", "summary", "tags", "related", "source", "body")
-    cards = []
-    for card in view.cards:
-        data = {k: card[k] for k in keys}
-        data["local_policy"] = [{"id": s["id"], "label": s["label"], "text": s["text"]} for s in card["local_policy"]]
-        cards.append(data)
     changes = {"restraint-devices": change} if change else {}
-    return await publish_release(agency, cards, current.categories, current.flow, summary, changes=changes)
+    return await publish_revision(slug, summary=summary, changes=changes)
 
 
 async def eventually(check, timeout: float = 15.0):

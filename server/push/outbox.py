@@ -83,6 +83,23 @@ async def _major(release: Release, connection) -> bool:
     )
 
 
+def _notice(subscription, release: Release, kind: str, payload: dict, urgency: str, ttl: int, moment) -> PushOutbox:
+    return PushOutbox(
+        agency_id=release.agency_id,
+        user_id=subscription.user_id,
+        subscription_id=subscription.id,
+        endpoint=subscription.endpoint,
+        release_id=release.id,
+        kind=kind,
+        payload=payload,
+        topic=TOPIC,
+        urgency=urgency,
+        ttl=ttl,
+        status=PENDING,
+        next_attempt_at=moment,
+    )
+
+
 async def _write(rows: list[PushOutbox], connection) -> int:
     if rows:
         await PushOutbox.bulk_create(rows, batch_size=500, using_db=connection)
@@ -100,23 +117,7 @@ async def enqueue_release_notices(release: Release, connection) -> int:
     payload = release_payload(agency, release)
     urgency = "high" if await _major(release, connection) else "normal"
     moment = now()
-    rows = [
-        PushOutbox(
-            agency_id=release.agency_id,
-            user_id=s.user_id,
-            subscription_id=s.id,
-            endpoint=s.endpoint,
-            release_id=release.id,
-            kind="release",
-            payload=payload,
-            topic=TOPIC,
-            urgency=urgency,
-            ttl=RELEASE_TTL,
-            status=PENDING,
-            next_attempt_at=moment,
-        )
-        for s in subscriptions
-    ]
+    rows = [_notice(s, release, "release", payload, urgency, RELEASE_TTL, moment) for s in subscriptions]
     return await _write(rows, connection)
 
 
@@ -139,23 +140,8 @@ async def enqueue_reminders(release: Release, users: list[User], connection=None
         overdue = release.due_at is not None and release.due_at < now()
         payload = reminder_payload(agency, release)
         moment = now()
-        rows = [
-            PushOutbox(
-                agency_id=release.agency_id,
-                user_id=s.user_id,
-                subscription_id=s.id,
-                endpoint=s.endpoint,
-                release_id=release.id,
-                kind="reminder",
-                payload=payload,
-                topic=TOPIC,
-                urgency="high" if overdue else "normal",
-                ttl=REMINDER_TTL,
-                status=PENDING,
-                next_attempt_at=moment,
-            )
-            for s in subscriptions
-        ]
+        urgency = "high" if overdue else "normal"
+        rows = [_notice(s, release, "reminder", payload, urgency, REMINDER_TTL, moment) for s in subscriptions]
         reached = {s.user_id for s in subscriptions}
         return ReminderCount(await _write(rows, conn), len(reached), len(users) - len(reached))
 
