@@ -6,11 +6,16 @@ the main content and the release) and puts in the fragments of the one release i
 each page's title and main block, and for a card page the card's article, which is
 addressed by the card's hash and shared between releases. Fragments are rendered from
 the very blocks the online pages use, so both look the same.
+
+A release's fragments are the same for every officer of the agency, so they hold no one's
+state: the "what changed" page's acknowledgment panel is kept as an empty form, which
+pwa/static/ack-queue.js fills on the device (see views/acks.py device_ack_panel).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 from markupsafe import Markup
 from starlette.templating import Jinja2Templates
@@ -33,6 +38,8 @@ MARKS = {
 # Stands in for the release while the shell is rendered.
 SHELL_RELEASE = {"number": RELEASE_MARK, "etag": ETAG_MARK}
 ARTICLE_TEMPLATE = "partials/_card_article.html"
+# Where a device keeps the what-changed page of the release it holds (against the one before).
+CHANGES_PATH = "/changes"
 
 
 class Fragments:
@@ -44,6 +51,7 @@ class Fragments:
         self.max_articles = articles
         self._articles: OrderedDict[str, Markup] = OrderedDict()
         self._pages: OrderedDict[int, dict] = OrderedDict()
+        self._changes: OrderedDict[tuple[int, str], dict] = OrderedDict()
 
     def article(self, card: dict) -> Markup:
         """The card's article (title, answer, body, local policy, sources): one per hash."""
@@ -70,7 +78,7 @@ class Fragments:
         }
 
     def pages(self, release: ReleaseView) -> dict[str, dict]:
-        """Every page a device can open offline, by path: {title, main[, card hash]}."""
+        """Every guidance page a device can open offline, by path: {title, main[, card hash]} (and see changes_page)."""
         cached = self._pages.get(release.id)
         if cached is not None:
             self._pages.move_to_end(release.id)
@@ -91,3 +99,22 @@ class Fragments:
         while len(self._pages) > self.size:
             self._pages.popitem(last=False)
         return pages
+
+    async def changes_page(
+        self, release: ReleaseView, attestation: str, context: Callable[[], Awaitable[dict]]
+    ) -> dict:
+        """{title, main} of the release's what-changed page; context() is awaited only when not remembered.
+
+        Remembered per release and attestation wording: an agency may change its wording
+        without publishing a release.
+        """
+        key = (release.id, attestation)
+        page = self._changes.get(key)
+        if page is None:
+            page = self.page("views/changes.html", await context())
+            self._changes[key] = page
+            while len(self._changes) > self.size:
+                self._changes.popitem(last=False)
+        else:
+            self._changes.move_to_end(key)
+        return page

@@ -46,3 +46,8 @@ def flow_context(release: ReleaseView, node_id: str | None) -> dict:
         "cards": [release.by_id[c] for c in node.get("cards", []) if c in release.by_id],
         "is_start": node_id == release.flow["start"],
     }
+
+
+def changes_context(release: ReleaseView, old: ReleaseView | None, changes: list, ack: dict) -> dict:
+    """What changed in a release since `old` (None for a first release), with the acknowledgment panel."""
+    return {"release": release, "old": old, "changes": changes, "ack": ack}

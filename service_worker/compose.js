@@ -23,6 +23,9 @@
     "permissions-policy",
   ];
   const ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;" };
+  // The release keeps its "what changed" page (against the release before it) at this path.
+  const CHANGES_PATH = "/changes";
+  const RELEASE_CHANGES = /^\/releases\/([0-9]+)\/changes$/;
 
   const escapeHtml = (text) => text.replace(/[&<>"']/g, (c) => ENTITIES[c]);
 
@@ -39,6 +42,20 @@
       .replace(MARKS.main, () => main);
   }
 
+  /**
+   * The path under which the release keeps the page at url. "What changed" has several
+   * addresses (/changes, /changes?to=N&from=N-1, /releases/N/changes): they name the kept
+   * page only for the release held, against the one before it (the server's defaults).
+   */
+  function savedPath(url, release) {
+    const numbered = url.pathname.match(RELEASE_CHANGES);
+    if (url.pathname !== CHANGES_PATH && !numbered) return url.pathname;
+    const is = (raw, number) => !raw || (/^[0-9]+$/.test(raw) && Number(raw) === number);
+    const to = url.searchParams.get("to") || (numbered ? numbered[1] : null);
+    const held = is(to, release.number) && is(url.searchParams.get("from"), release.number - 1);
+    return held ? CHANGES_PATH : null;
+  }
+
   /** The page at url from the release on this device (its "not saved" page if it has none), or null. */
   async function page(url) {
     const offline = self.fieldguideOffline;
@@ -46,7 +63,8 @@
     for (let attempt = 0; attempt < 2; attempt += 1) {
       const [release, shell] = await Promise.all([offline.currentRelease(), offline.shell()]);
       if (!release || !shell) return null;
-      const saved = release.pages[url.pathname];
+      const path = savedPath(url, release);
+      const saved = path === null ? undefined : release.pages[path];
       const entry = saved || release.pages["/offline"];
       const article = entry.card ? await offline.article(entry.card) : "";
       if (article === null) continue;
@@ -72,5 +90,5 @@ after that the whole guide works with no signal.</p></body></html>`;
     return new Response(html, { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } });
   }
 
-  self.fieldguideCompose = { MARKS, fill, page, unsaved };
+  self.fieldguideCompose = { MARKS, fill, savedPath, page, unsaved };
 })();

@@ -96,9 +96,12 @@ async def test_a_one_card_revision_sends_only_that_card(officer):
     assert [c["id"] for c in body["card_bodies"]] == ["restraint-devices"]
     assert "policy, every time" in body["card_bodies"][0]["article"]
     assert body["retired"] == []
-    # Only the card's own page changed (it names the new hash); the phone keeps the others.
-    assert list(body["pages"]) == ["/cards/restraint-devices"]
-    assert len(body["pages_kept"]) == len(phone.pages) - 1
+    # Only the card's own page changed (it names the new hash), and what changed in release 3
+    # (against 2) is new: the phone keeps the others.
+    assert list(body["pages"]) == ["/cards/restraint-devices", "/changes"]
+    assert body["pages"]["/changes"]["title"].startswith("What changed in release 3 ")
+    assert "compared with release 2" in body["pages"]["/changes"]["main"]
+    assert len(body["pages_kept"]) == len(phone.pages) - 2
     assert phone.card_ids() == await release_hashes(3)
     assert phone.pages == (await officer.get("/api/v1/sync")).json()["pages"]
     assert (await phone.sync(officer)).status_code == 304
@@ -141,7 +144,11 @@ async def test_a_device_offline_for_months_resyncs_across_several_releases(offic
     assert body["retired"] == ["policymaker-support"]
     assert phone.card_ids() == await release_hashes(4)
     assert "policymaker-support" not in phone.card_ids()
-    assert "local-hall-pass" not in str(phone.pages) and "policymaker-support" not in str(phone.pages)
+    guidance = {path: page for path, page in phone.pages.items() if path != "/changes"}
+    assert "local-hall-pass" not in str(guidance) and "policymaker-support" not in str(guidance)
+    # What changed in release 4 names the card it retired, and links it nowhere.
+    assert "Hall passes" in phone.pages["/changes"]["main"]
+    assert "/cards/local-hall-pass" not in phone.pages["/changes"]["main"]
     assert "Who signs the MOU now" in phone.pages["/"]["main"]
     assert "Teach often." in phone.cards[phone.card_ids()["teacher"]]["article"]
     assert phone.pages == (await officer.get("/api/v1/sync")).json()["pages"]

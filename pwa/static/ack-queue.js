@@ -2,6 +2,11 @@
 // posted, shown as waiting until the server confirms it, and replayed on app start, when the
 // connection returns, and by the service worker's Background Sync where the browser has it.
 // Without IndexedDB the form is simply posted.
+//
+// This device owns the officer's state: the copy of "what changed" it keeps for offline use is
+// the same for every officer, an empty form with no uuid or token. The panel shows what the
+// acknowledgments held here say (queued here, or the server's answer seen on an online page),
+// and a page from the device gets a fresh uuid and this session's token.
 import "./db.js";
 import "./ack-outbox.js";
 
@@ -36,10 +41,13 @@ function showPanel(record) {
   const state = record ? record.state : "form";
   form.hidden = state === "waiting" || state === "sent";
   panel.dataset.queue = state;
+  const heading = panel.querySelector("h2");
+  heading.dataset.asked ||= heading.textContent;
+  heading.textContent = state === "sent" ? `Release ${panel.dataset.release} acknowledged` : heading.dataset.asked;
   if (state === "waiting") {
     status.textContent = "Acknowledgment waiting to send. It will go as soon as this device is back online.";
   } else if (state === "sent") {
-    status.textContent = `Acknowledged ${when(record.received_at)}`;
+    status.textContent = record.received_at ? `Acknowledged ${when(record.received_at)}` : "Acknowledged";
   } else if (state === "refused") {
     status.textContent = `Your acknowledgment was not recorded: ${record.error}`;
     form.querySelector("button").disabled = false;
@@ -119,11 +127,43 @@ async function acknowledge(event) {
   await replay();
 }
 
+// The device's copy of the form carries no uuid or token: a fresh key for each page shown, so no
+// two officers, and no two acknowledgments, share one.
+function fillForm(form) {
+  for (const [name, value] of [["uuid", () => crypto.randomUUID()], ["csrf_token", () => token]]) {
+    const field = form.elements.namedItem(name);
+    if (field && !field.value) field.value = value();
+  }
+}
+
+// An online page saying the release is acknowledged (here or on another device): kept, so the
+// page this device shows offline says so too.
+async function keepServerAnswer() {
+  const status = panel && panel.dataset.state === "done" && panel.querySelector("[data-ack-uuid]");
+  if (!status) return;
+  const release = Number(panel.dataset.release);
+  const held = await acks.find(user, release);
+  // One queued here still waiting ends as sent at the replay: the server answers with its own.
+  if (held && held.state !== "refused") return;
+  const time = status.querySelector("time");
+  await acks.put({
+    uuid: status.dataset.ackUuid,
+    user,
+    release,
+    state: "sent",
+    received_at: time ? time.getAttribute("datetime") : null,
+  });
+}
+
 async function start() {
   if (!acks || !user) return;
   const form = panel && panel.querySelector("[data-ack-form]");
-  if (form) form.addEventListener("submit", acknowledge);
+  if (form) {
+    fillForm(form);
+    form.addEventListener("submit", acknowledge);
+  }
   try {
+    await keepServerAnswer();
     await render();
   } catch {
     return; // IndexedDB unavailable: the form posts normally

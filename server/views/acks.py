@@ -50,6 +50,22 @@ async def ack_panel(user, release: ReleaseView, hashes: list[str]) -> dict:
     }
 
 
+def device_ack_panel(release: ReleaseView, hashes: list[str], attestation: str) -> dict:
+    """The panel as a device keeps it for offline use: one for all officers, so no one's state in it.
+
+    No uuid and no CSRF token either: pwa/static/ack-queue.js fills them on the device and
+    shows the officer's own state from the acknowledgments it holds.
+    """
+    return {
+        "required": release.requires_ack,
+        "done": None,
+        "uuid": "",
+        "card_hashes": " ".join(hashes),
+        "attestation": attestation,
+        "current_number": release.number,
+    }
+
+
 def _release_number(raw) -> int:
     if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit())):
         raise ApiError(400, "release must be a release number.", {"release": "invalid"})

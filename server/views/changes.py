@@ -5,10 +5,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..acks import attestation_text
 from ..diff import compare_releases
 from ..errors import ApiError
-from ..models import ReleaseCard
-from .acks import ack_panel, shown_hashes
+from ..models import Agency, ReleaseCard
+from ..page_context import changes_context
+from ..releases import ReleaseView
+from .acks import ack_panel, device_ack_panel, shown_hashes
 from .common import page, release_for, signed_in
 
 
@@ -37,6 +40,15 @@ async def change_classes(agency_id: int, after: int, upto: int) -> dict[str, str
     return classes
 
 
+async def comparison(request: Request, user, new: ReleaseView, from_number: int) -> tuple[ReleaseView | None, list]:
+    """(release `from_number`, None when it is 0, and the card changes from it to `new`)."""
+    old = await release_for(request, user, from_number) if from_number >= 1 else None
+    if old is None:
+        return None, []
+    classes = await change_classes(user.agency_id, from_number, new.number)
+    return old, compare_releases(old.cards, new.cards, classes)
+
+
 async def changes(request: Request) -> Response:
     """/changes?to=N&from=M (defaults: the current release against the one before it)."""
     _, user = await signed_in(request)
@@ -46,16 +58,19 @@ async def changes(request: Request) -> Response:
         from_number = new.number - 1
     if from_number >= new.number and new.number > 0 and from_number != 0:
         raise ApiError(400, "Compare an older release (from) with a newer one (to).")
-    old = await release_for(request, user, from_number) if from_number >= 1 else None
-    classes = await change_classes(user.agency_id, from_number, new.number) if old is not None else {}
-    card_changes = compare_releases(old.cards if old else [], new.cards, classes) if old else []
-    return page(
-        request,
-        "views/changes.html",
-        {
-            "release": new,
-            "old": old,
-            "changes": card_changes,
-            "ack": await ack_panel(user, new, shown_hashes(new, card_changes, old is None)),
-        },
-    )
+    old, card_changes = await comparison(request, user, new, from_number)
+    ack = await ack_panel(user, new, shown_hashes(new, card_changes, old is None))
+    return page(request, "views/changes.html", changes_context(new, old, card_changes, ack))
+
+
+async def changes_fragment(request: Request, user, release: ReleaseView) -> dict:
+    """The release's what-changed page (against the release before it) as every officer's device keeps it."""
+    agency = await Agency.get(id=user.agency_id)
+    attestation = attestation_text(agency, release.number)
+
+    async def context() -> dict:
+        old, card_changes = await comparison(request, user, release, release.number - 1)
+        hashes = shown_hashes(release, card_changes, old is None)
+        return changes_context(release, old, card_changes, device_ack_panel(release, hashes, attestation))
+
+    return await request.app.state.fragments.changes_page(release, attestation, context)

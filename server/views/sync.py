@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..auth import now
 from ..errors import ApiError
-from ..fragments import MARKS, SHELL_RELEASE
+from ..fragments import CHANGES_PATH, MARKS, SHELL_RELEASE
 from ..sync import (
     CHECKED_HEADER,
     DEVICE_HEADER,
@@ -22,6 +22,7 @@ from ..sync import (
     record_sync,
 )
 from .api import card_body, etag_matches, not_modified
+from .changes import changes_fragment
 from .common import page, release_for, signed_in
 
 NO_STORE = "private, no-store"
@@ -46,7 +47,9 @@ async def sync(request: Request) -> Response:
         return Response(status_code=304, headers=headers)
     lacking, retired = delta(current, held)
     fragments = request.app.state.fragments
-    pages, pages_kept = page_delta(fragments.pages(current), fragments.pages(held) if held else None)
+    # The what-changed page differs in every release, so it is always sent, never kept.
+    offline_pages = {**fragments.pages(current), CHANGES_PATH: await changes_fragment(request, user, current)}
+    pages, pages_kept = page_delta(offline_pages, fragments.pages(held) if held else None)
     body = current.manifest()
     body.update(
         checked_at=checked_at,

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from .conftest import poll, sign_in, wait_offline_ready
+from .conftest import PHONE, poll, screenshot, sign_in, wait_offline_ready
 
 pytestmark = pytest.mark.browser
 
@@ -72,6 +72,48 @@ def test_a_search_typed_on_home_opens_with_its_results_offline(officer, phone):
     page.wait_for_function("() => document.querySelectorAll('#results .card-link').length > 0")
     assert page.locator("#results a").first.get_attribute("href") == "/cards/special-needs-iep"
     assert page.input_value("#q") == "IEP"
+
+
+HOME_RESULTS = "() => [...document.querySelectorAll('#home-results a')].map((a) => a.getAttribute('href'))"
+
+
+def test_typing_in_the_home_box_lists_results_in_place_online_and_offline(officer, live_server, phone):
+    page = officer
+    server = {q: [f"/cards/{r['id']}" for r in page.evaluate(
+        "async (q) => (await (await fetch('/api/v1/search?q=' + q)).json()).results", q)] for q in ("IEP", "cuffs")}
+    page.fill("#home-q", "IEP")
+    page.wait_for_function(HOME_RESULTS + ".length > 0")
+    assert page.evaluate(HOME_RESULTS) == server["IEP"]
+    assert page.url == live_server.url + "/"
+
+    phone.set_offline(True)
+    page.reload()
+    assert page.locator("html").get_attribute("data-served") == "device"
+    page.fill("#home-q", "cuffs")
+    page.wait_for_function(HOME_RESULTS + ".length > 0")
+    assert page.evaluate(HOME_RESULTS) == server["cuffs"]
+    assert server["cuffs"][0] == "/cards/restraint-devices"
+    assert page.inner_text("#home-result-count") == f"{len(server['cuffs'])} cards for “cuffs”"
+    assert page.locator("main .category .card-link").count() > 0  # the guide stays below
+    screenshot(page, "offline-home-search")
+    page.fill("#home-q", "zzzz")
+    page.wait_for_selector("#home-no-results")
+    assert page.evaluate(HOME_RESULTS) == []
+    page.fill("#home-q", "")
+    page.wait_for_function("() => !document.getElementById('home-no-results')")
+    assert page.inner_text("#home-result-count") == "" and page.evaluate(HOME_RESULTS) == []
+
+
+def test_without_javascript_the_home_box_opens_the_search_page(browser, live_server):
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, live_server.url)
+    page.fill("#home-q", "cuffs")
+    with page.expect_navigation():
+        page.press("#home-q", "Enter")
+    assert page.url == live_server.url + "/search?q=cuffs"
+    assert page.locator("#results a").first.get_attribute("href") == "/cards/restraint-devices"
+    context.close()
 
 
 PAGES = ["/", "/cards/restraint-devices", "/search", "/flow", "/flow/arrest", "/flow/out-arrest"]
