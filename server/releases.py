@@ -8,7 +8,9 @@ raises undoes the whole release.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
+from functools import cache
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +20,7 @@ from tortoise.transactions import in_transaction
 from .content import Content, content_hash, render_card
 from .models import Agency, BaseCard, CardVersion, Release, ReleaseCard, User
 from .rendering import plain_text
+from .settings import ROOT
 from .search import Indexed, index_card, rank
 
 
@@ -183,8 +186,13 @@ class ReleaseView:
 
     @property
     def etag(self) -> str:
-        """Strong ETag of the manifest."""
-        return f'"r{self.number}-{self.manifest_hash[:20]}"'
+        """Strong ETag of the manifest and of the offline copy built from it.
+
+        It covers the page templates too: after an upgrade that changes how pages are drawn,
+        devices no longer match and fetch the release again rather than keep old fragments.
+        """
+        digest = hashlib.sha256(f"{self.manifest_hash}:{templates_version()}".encode()).hexdigest()
+        return f'"r{self.number}-{digest[:20]}"'
 
     def grouped(self) -> list[tuple[dict, list[dict]]]:
         """Categories in order, each with its cards."""
@@ -220,6 +228,16 @@ class ReleaseView:
                 for c in self.cards
             ],
         }
+
+
+@cache
+def templates_version() -> str:
+    """SHA-256 over the page templates (read once, on first use)."""
+    digest = hashlib.sha256()
+    folder = ROOT / "pwa" / "templates"
+    for path in sorted(folder.rglob("*.html")):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 class ReleaseCache:

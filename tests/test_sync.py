@@ -223,3 +223,16 @@ async def test_checks_every_few_minutes_write_the_device_at_most_once_a_minute(o
     await phone.sync(officer)
     await device.refresh_from_db()
     assert device.last_sync_at > recorded and device.release_number == 1
+
+
+async def test_an_upgrade_that_changes_the_templates_makes_devices_resync(officer, monkeypatch):
+    from server import releases
+
+    first = await officer.get("/api/v1/sync")
+    held = first.headers["etag"]
+    assert (await officer.get("/api/v1/sync", headers={"If-None-Match": held})).status_code == 304
+    # A new version of the app draws pages differently: the held copy no longer matches.
+    monkeypatch.setattr(releases, "templates_version", lambda: "templates of the next version")
+    again = await officer.get("/api/v1/sync", headers={"If-None-Match": held})
+    assert again.status_code == 200
+    assert again.headers["etag"] != held and again.json()["card_bodies"]
