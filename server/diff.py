@@ -113,10 +113,22 @@ class CardChange:
     fields: list[FieldChange] = field(default_factory=list)
 
 
+_HEADING = re.compile(r"^#{1,6}\s+(.*)$", re.M)
+_BULLET = re.compile(r"^(\s*)[-*+]\s+", re.M)
+_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
+
+
+def readable(markdown: str) -> str:
+    """Markdown as a reader sees it (headings as lines, bullets as •), so a redline shows words, not syntax."""
+    text = _HEADING.sub(r"\1", markdown)
+    text = _BULLET.sub(r"\1• ", text)
+    return _EMPHASIS.sub(r"\2", text)
+
+
 def _card_fields(card: dict) -> list[tuple[str, str]]:
-    parts = [("Title", card["title"]), ("One-line answer", card["summary"]), ("Card text", card["body"])]
+    parts = [("Title", card["title"]), ("One-line answer", card["summary"]), ("Card text", readable(card["body"]))]
     for slot in card.get("local_policy", []):
-        parts.append((f"Your agency's policy: {slot['label']}", slot.get("text", "")))
+        parts.append((f"Your agency's policy: {slot['label']}", readable(slot.get("text", ""))))
     parts.append(("Sources", "; ".join(card.get("source", []))))
     return parts
 

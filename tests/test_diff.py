@@ -1,6 +1,6 @@
 """Word-level diffs on hand-written cases."""
 
-from server.diff import compare_cards, compare_releases, new_side, old_side, word_diff
+from server.diff import compare_cards, compare_releases, new_side, old_side, readable, word_diff
 from server.models import Agency, Release, ReleaseCard
 from server.releases import load_release
 
@@ -65,8 +65,8 @@ async def test_published_edit_shows_exactly_the_changed_words(app):
         assert [(c.card_id, c.kind) for c in changes] == [("teacher", "changed")]
         body = next(f for f in changes[0].fields if f.label == "Card text")
         assert [(op, t.strip()) for op, t in body.segments if op != "equal"] == [("insert", "carefully"), ("insert", "signed")]
-        assert old_side(body.segments) == old.by_id["teacher"]["body"]
-        assert new_side(body.segments) == new.by_id["teacher"]["body"]
+        assert old_side(body.segments) == readable(old.by_id["teacher"]["body"])
+        assert new_side(body.segments) == readable(new.by_id["teacher"]["body"])
         async with client_as(app, "officer@demo.test") as officer:
             page = (await officer.get("/changes?from=1&to=2")).text
         assert '<ins><span class="visually-hidden">[added: </span>carefully <span class="visually-hidden">]</span></ins>' in page
@@ -130,3 +130,11 @@ def test_changes_start_at_a_word_and_both_sides_still_rebuild():
         ("insert", "signed "),
         ("equal", "MOU now"),
     ]
+
+
+def test_redline_shows_words_not_markdown_syntax():
+    assert readable("## Do\n- Keep **calm**.\n* Call an administrator.\n") == "Do\n• Keep calm.\n• Call an administrator.\n"
+    old = _card("a", "## Do\n- Keep calm.\n", "h1")
+    new = _card("a", "## Do\n- Keep calm and listen.\n", "h2")
+    body = next(f for f in compare_releases([old], [new])[0].fields if f.label == "Card text")
+    assert body.segments == [("equal", "Do\n• Keep "), ("delete", "calm."), ("insert", "calm and listen."), ("equal", "\n")]
