@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tortoise import Tortoise, connections
+from tortoise.transactions import in_transaction
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.executor import MigrationExecutor
 
@@ -49,6 +50,14 @@ async def open_db(settings: Settings) -> None:
 async def close_db() -> None:
     """Close every database connection and forget the global context."""
     await Tortoise.close_connections()
+
+
+async def within(work, connection=None):
+    """Run work(conn) on the caller's connection (its transaction), or in a new transaction."""
+    if connection is not None:
+        return await work(connection)
+    async with in_transaction() as conn:
+        return await work(conn)
 
 
 def _executor(settings: Settings) -> MigrationExecutor:

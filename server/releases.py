@@ -18,6 +18,7 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from .content import Content, content_hash, render_card
+from .db import within
 from .models import Agency, BaseCard, CardVersion, Release, ReleaseCard, User
 from .rendering import plain_text
 from .settings import ROOT
@@ -154,10 +155,7 @@ async def publish_release(
             await hook(release, conn)
         return release
 
-    if connection is not None:
-        return await _publish(connection)
-    async with in_transaction() as conn:
-        return await _publish(conn)
+    return await within(_publish, connection)
 
 
 @dataclass

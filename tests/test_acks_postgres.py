@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import httpx
 from asgi_lifespan import LifespanManager
 
 from server import bootstrap, db

@@ -21,7 +21,7 @@ import pytest
 from server import bootstrap
 from server.acks import record_ack
 from server.dashboard import officer_history, officer_rows, release_status, release_statuses
-from server.models import Agency, Device, Release, Role, User
+from server.models import Device, Release, Role, User
 from server.releases import load_release
 
 from .ack_helpers import client_as, publish

@@ -11,6 +11,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from ..auth import now
+from ..db import within
 from ..models import Agency, PushOutbox, PushSubscription, Release, ReleaseCard, User
 
 # Every notice of an app shares one Topic, so a push service keeps only the newest undelivered
@@ -145,10 +146,7 @@ async def enqueue_reminders(release: Release, users: list[User], connection=None
         reached = {s.user_id for s in subscriptions}
         return ReminderCount(await _write(rows, conn), len(reached), len(users) - len(reached))
 
-    if connection is not None:
-        return await go(connection)
-    async with in_transaction() as conn:
-        return await go(conn)
+    return await within(go, connection)
 
 
 @dataclass

@@ -187,6 +187,34 @@ def poll(page, script: str, arg=None, timeout_ms: int = READY_TIMEOUT_MS, expect
         page.wait_for_timeout(100)
 
 
+def until(page, check, what: str = "condition", timeout: float = 20.0):
+    """Poll check() until it is truthy (at most `timeout` seconds) and return its value.
+
+    Waits through the page, so Playwright keeps delivering browser events (DevTools ones too).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout} s")
+        page.wait_for_timeout(100)
+
+
+def worker_registration(page, cdp, origin: str) -> dict:
+    """The live service-worker registration of `origin`, as the DevTools protocol reports it."""
+    registrations: list[dict] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    scope = origin + "/"
+    return until(
+        page,
+        lambda: next((r for r in registrations if r["scopeURL"] == scope and not r["isDeleted"]), None),
+        "the service worker registration",
+    )
+
+
 def wait_offline_ready(page, release: int, timeout_ms: int = READY_TIMEOUT_MS) -> None:
     """Wait until the worker controls the page and this phone holds release N whole."""
     poll(

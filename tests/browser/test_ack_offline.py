@@ -3,7 +3,6 @@ and reaches the server exactly once when the connection returns (page replay or 
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from server.models import Acknowledgment, User
 
 from ..revisions import publish_revision
-from .conftest import screenshot, sign_in, wait_offline_ready
+from .conftest import screenshot, sign_in, until, wait_offline_ready, worker_registration
 
 pytestmark = pytest.mark.browser
 
@@ -28,18 +27,6 @@ def acks_on_server(server, email: str) -> list[tuple[int, str, str | None]]:
         return [(row.release.number, row.uuid, row.device_id) for row in rows]
 
     return server.run(read)
-
-
-def until(page, check, what: str, timeout: float = 20.0):
-    """Poll `check` until it returns something truthy (with a timeout); the page's wait lets
-    Playwright deliver events meanwhile."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        page.wait_for_timeout(100)
-    raise TimeoutError(f"waited {timeout} s for {what}")
 
 
 def acknowledge_offline(page, phone, server) -> int:
@@ -93,15 +80,7 @@ def test_background_sync_sends_the_ack_with_no_page_open(phone, live_server):
 
     blank = phone.new_page()  # outside the app: no page script runs
     cdp = phone.new_cdp_session(blank)
-    registrations: list[dict] = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
-    cdp.send("ServiceWorker.enable")
-    scope = live_server.url + "/"
-    registration = until(
-        blank,
-        lambda: next((r for r in registrations if r["scopeURL"] == scope and not r["isDeleted"]), None),
-        "the service worker registration",
-    )
+    registration = worker_registration(blank, cdp, live_server.url)
     assert acks_on_server(live_server, "officer2@demo.test") == []
     phone.set_offline(False)
     cdp.send(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 
 import pytest
 
@@ -28,7 +27,7 @@ from server.settings import Settings
 from ..conftest import TEMPLATE_DB
 from ..push_service import PushService
 from ..test_push import publish_next
-from .conftest import PHONE, sign_in, start_server, wait_offline_ready
+from .conftest import PHONE, sign_in, start_server, until, wait_offline_ready, worker_registration
 
 pytestmark = pytest.mark.browser
 
@@ -74,21 +73,6 @@ def push_live(tmp_path_factory, template_dir):
     stand_in.stop()
     server.stop()
     assert stand_in.errors() == []
-
-
-def until(page, check, timeout: float = 20.0, what: str = "condition"):
-    """Poll check() until it is truthy (at most `timeout` seconds); its value.
-
-    Waits through the page, so Playwright keeps delivering browser events (DevTools ones too).
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        page.wait_for_timeout(100)
 
 
 def context_for(browser, server, **options):
@@ -174,15 +158,7 @@ def test_a_push_shows_the_notice_updates_the_offline_copy_and_a_tap_opens_what_c
 
         release = server.run(publish_next, "Updated the restraint card.")
         cdp = context.new_cdp_session(page)
-        registrations: list[dict] = []
-        cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
-        cdp.send("ServiceWorker.enable")
-        scope = server.url + "/"
-        registration = until(
-            page,
-            lambda: next((r for r in registrations if r["scopeURL"] == scope and not r["isDeleted"]), None),
-            what="the service worker registration",
-        )
+        registration = worker_registration(page, cdp, server.url)
         payload = {
             "v": 1,
             "kind": "release",
