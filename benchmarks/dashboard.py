@@ -29,7 +29,6 @@ from server import bootstrap, db  # noqa: E402
 from server.acks import GENESIS, attestation_text, chain_content, row_hash  # noqa: E402
 from server.app import create_app  # noqa: E402
 from server.models import Acknowledgment, Agency, Device, Release, ReleaseCard, Role, User  # noqa: E402
-from server.releases import load_release  # noqa: E402
 from server.settings import Settings  # noqa: E402
 
 SCHOOLS = [f"School {i:02d}" for i in range(1, 41)]
