@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import re
 import sys
 import tempfile
@@ -86,6 +87,8 @@ async def measure() -> None:
                 shell_plain = sum(r[2] for r in rows)
 
                 sync_gz, sync_plain, sync_body = await wire(client, "/api/v1/sync")
+                index = json.dumps(json.loads(sync_body)["search_index"], separators=(",", ":"), ensure_ascii=False)
+                index_gz = len(gzip.compress(index.encode(), 6))
                 frame_gz, frame_plain, _ = await wire(client, "/shell")
                 sw_gz, sw_plain, sw = await wire(client, "/sw.js")
                 parts = [(u, *(await wire(client, u))[:2]) for u in SW_PART.findall(sw.decode())]
@@ -99,6 +102,7 @@ async def measure() -> None:
     print("Whole base release as a phone downloads it on first sync (GET /api/v1/sync)")
     print(f"  {sync_gz:,} gzip bytes ({sync_plain:,} plain, compression {sync_plain / sync_gz:.1f}x)")
     print(f"  budget {RELEASE_BUDGET:,} B: {sync_gz / RELEASE_BUDGET:.0%} of it (ratio {sync_gz / RELEASE_BUDGET:.2f})")
+    print(f"  of which the search index, compressed alone: {index_gz:,} gzip bytes")
     print()
     print("Also downloaded once for offline use (not in the budgets above)")
     print(f"  {'/shell (page frame)':<34} {frame_gz:>7,} / {frame_plain:>7,}")

@@ -60,7 +60,7 @@ async def prepare(data_dir: Path) -> None:
         first = await Release.get(agency=agency, number=1)
         cards = [canonical_card(c) for c in (await load_release(first)).cards]
         card = next(c for c in cards if c["id"] == "restraint-devices")
-        card["body"] = card["body"].replace("policy every time.", "policy, every time.")
+        card["body"] = card["body"].replace("use of physical restraint.", "use of physical restraint, every time.")
         await publish_release(agency, cards, first.categories, first.flow, "One card revised.")
     finally:
         await db.close_db()

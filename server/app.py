@@ -14,6 +14,7 @@ from .errors import NotSignedIn, http_error, not_signed_in, server_error
 from .fragments import Fragments
 from .middleware import BodyLimit, SecurityHeaders
 from .openapi import openapi_schema
+from .provenance import load_passages
 from .push.runtime import push_runtime
 from .releases import ReleaseCache
 from .resources import Assets, make_templates
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.assets = assets
     app.state.templates = make_templates(settings.pwa_dir, assets)
-    app.state.fragments = Fragments(app.state.templates)
+    app.state.fragments = Fragments(app.state.templates, load_passages(settings.content_dir))
     app.state.releases = ReleaseCache()
     app.state.openapi = openapi_schema()
     return app

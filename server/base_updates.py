@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .content import canonical_card
+from .provenance import drop_written_ties
 from .diff import FieldChange, compare_cards
 from .drafts import WorkingCopy, save_card
 from .errors import ApiError
@@ -136,7 +137,7 @@ async def keep_ours(wc: WorkingCopy, update: BaseUpdate, actor: User) -> None:
 def merged_card(update: BaseUpdate, title: str, summary: str, body: str) -> dict:
     """The agency's card with a merged title, one-line answer and text, citing both versions' sources."""
     ours, new = update.ours, update.new_base
-    return dict(
+    card = dict(
         ours,
         title=title,
         summary=summary,
@@ -144,6 +145,8 @@ def merged_card(update: BaseUpdate, title: str, summary: str, body: str) -> dict
         tags=list(dict.fromkeys([*ours["tags"], *new["tags"]])),
         source=list(dict.fromkeys([*ours["source"], *new["source"]])),
     )
+    # Ties to the statement survive only on lines left as either version had them.
+    return drop_written_ties(card, new, ours)
 
 
 async def take_merged(wc: WorkingCopy, update: BaseUpdate, card: dict, actor: User) -> None:

@@ -8,7 +8,7 @@ import getpass
 import sys
 
 from . import accounts, audit, bootstrap, db
-from .content import ContentInvalid, load_content
+from .content import ContentInvalid, load_content, longest_flow_path, tie_counts
 from .models import Agency, Role, User
 from .settings import Settings
 
@@ -87,7 +87,15 @@ def cmd_content_check(args, settings: Settings) -> int:
         print(f"{len(content.errors)} problem(s) in {settings.content_dir}", file=sys.stderr)
         return 1
     outcomes = sum(1 for n in content.flow["nodes"].values() if "outcome" in n)
-    print(f"OK: {len(content.cards)} cards, {len(content.categories)} categories, {outcomes} flow outcomes.")
+    print(
+        f"OK: {len(content.cards)} cards, {len(content.categories)} categories, {outcomes} flow outcomes; "
+        f"longest flow path {longest_flow_path(content.flow)} taps from home."
+    )
+    counts = tie_counts(content)
+    print(
+        f"Lines: {counts['passages']} tied to statement passages, {counts['framing']} framing only, "
+        f"{counts['local']} pointing to local policy only."
+    )
     return 0
 
 

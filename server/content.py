@@ -10,33 +10,18 @@ from pathlib import Path
 
 import yaml
 
-from .rendering import plain_text, render_markdown
+from . import provenance
+from .content_errors import ContentError, ContentInvalid
+from .lexicon import LEXICON_FILE, check_lexicon, load_lexicon
+from .rendering import plain_text, render_card_body, render_markdown
 
 AUDIENCES = {"officer", "supervisor", "admin"}
 MAX_BODY_WORDS = 150
+# Taps from the home screen to a flow outcome, the tap on "Should I step in?" included.
 MAX_FLOW_TAPS = 4
+FLOW_TONES = {"act", "hold", "care", "relate", "policy"}
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 REQUIRED_SECTIONS = ("Do", "Don't", "Why")
-
-
-@dataclass(frozen=True)
-class ContentError:
-    """One problem found in content/, naming the file and the field."""
-
-    file: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.field}: {self.message}"
-
-
-class ContentInvalid(ValueError):
-    """content/ failed its checks."""
-
-    def __init__(self, errors: list[ContentError]):
-        self.errors = errors
-        super().__init__("\n".join(str(e) for e in errors))
 
 
 @dataclass
@@ -48,6 +33,11 @@ class Content:
     sources: dict
     flow: dict
     errors: list[ContentError] = field(default_factory=list)
+
+    @property
+    def passages(self) -> dict[str, provenance.Passage]:
+        """The statement's passages that cards and the flow cite, by id."""
+        return provenance.passages_of(self.sources)
 
 
 def canonical_json(value) -> str:
@@ -82,6 +72,7 @@ def card_data(meta: dict, body: str) -> dict:
         "audience": list(meta.get("audience") or []),
         "order": int(meta.get("order", 0)),
         "summary": meta["summary"],
+        "summary_source": [str(s) for s in meta.get("summary_source") or []],
         "tags": [str(t) for t in meta.get("tags") or []],
         "related": list(meta.get("related") or []),
         "source": list(meta.get("source") or []),
@@ -123,7 +114,7 @@ def check_card_fields(where: str, meta: dict, body: str) -> list[ContentError]:
     for name in ("title", "summary", "category"):
         if not isinstance(meta[name], str):
             err(name, "must be text")
-    for name in ("audience", "tags", "source", "related", "local_policy"):
+    for name in ("audience", "tags", "source", "related", "local_policy", "summary_source"):
         if name in meta and meta[name] is not None and not isinstance(meta[name], list):
             err(name, "must be a list")
     if errors:
@@ -193,7 +184,53 @@ def source_headings(sources: dict) -> set[str]:
     return {s.get("heading") for s in sources.get("sections") or [] if s.get("heading")}
 
 
-def _check_flow(flow: dict, card_ids: set[str], errors: list[ContentError]) -> None:
+def _line_of(raw: str, text: str) -> str:
+    """'line N' of the first line of a file that holds a text, for messages; '' when not found."""
+    needle = text.strip()[:60]
+    for number, line in enumerate(raw.split("\n"), start=1):
+        if needle and needle in line:
+            return f"line {number}"
+    return ""
+
+
+def check_flow_outcome(
+    where: str, node: dict, card_slots: dict[str, set[str]], passages: dict, raw: str = ""
+) -> list[ContentError]:
+    """An outcome's answer, tone, cards, ties to the statement and local-policy blocks."""
+    rel = "flow.yaml"
+    errors = []
+    if not node.get("detail"):
+        errors.append(ContentError(rel, f"{where}.detail", "is required"))
+    if node.get("tone") not in FLOW_TONES:
+        errors.append(ContentError(rel, f"{where}.tone", "must be one of " + ", ".join(sorted(FLOW_TONES))))
+    cards = node.get("cards") or []
+    if not 1 <= len(cards) <= 3:
+        errors.append(ContentError(rel, f"{where}.cards", "an outcome links to 1-3 cards"))
+    for cid in cards:
+        if cid not in card_slots:
+            errors.append(ContentError(rel, f"{where}.cards", f"no card {cid!r}"))
+    policy = node.get("policy") or []
+    for ref in policy:
+        cid, _, slot = str(ref).partition("/")
+        if slot not in card_slots.get(cid, ()):
+            errors.append(ContentError(rel, f"{where}.policy", f"{ref!r} is not a card's local-policy block (card/slot)"))
+    ties = node.get("outcome_source")
+    for problem in provenance.check_ties(tuple(ties) if ties else None, passages, allow_local=bool(policy)):
+        errors.append(ContentError(rel, f"{where}.outcome_source", f"the outcome {problem}"))
+    for line in provenance.reading_lines(str(node.get("detail") or "")):
+        for problem in provenance.check_ties(line.ties, passages, allow_local=bool(policy)):
+            at = _line_of(raw, line.text) or f"{where}.detail line {line.number}"
+            errors.append(ContentError(rel, at, f"{line.text[:50]!r} {problem}"))
+    if not any(line.passages for line in provenance.reading_lines(str(node.get("detail") or ""))) and not (
+        ties and any(t not in provenance.KINDS for t in ties)
+    ):
+        errors.append(ContentError(rel, where, "an outcome must rest on at least one passage of the statement"))
+    return errors
+
+
+def _check_flow(
+    flow: dict, card_slots: dict[str, set[str]], errors: list[ContentError], passages: dict, raw: str = ""
+) -> None:
     rel = "flow.yaml"
     nodes = flow.get("nodes") or {}
     start = flow.get("start")
@@ -223,16 +260,7 @@ def _check_flow(flow: dict, card_ids: set[str], errors: list[ContentError]) -> N
                         )
                     )
         elif "outcome" in node:
-            if not node.get("detail"):
-                errors.append(ContentError(rel, f"{where}.detail", "is required"))
-            if node.get("tone") not in {"act", "hold", "care"}:
-                errors.append(ContentError(rel, f"{where}.tone", "must be act, hold or care"))
-            cards = node.get("cards") or []
-            if not cards:
-                errors.append(ContentError(rel, f"{where}.cards", "an outcome links to 1-3 cards"))
-            for cid in cards:
-                if cid not in card_ids:
-                    errors.append(ContentError(rel, f"{where}.cards", f"no card {cid!r}"))
+            errors.extend(check_flow_outcome(where, node, card_slots, passages, raw))
         else:
             errors.append(ContentError(rel, where, "needs a question or an outcome"))
 
@@ -240,6 +268,7 @@ def _check_flow(flow: dict, card_ids: set[str], errors: list[ContentError]) -> N
     reached: set[str] = set()
 
     def walk(name: str, taps: int, path: tuple[str, ...]) -> None:
+        # Every path to an outcome with police action first asks about special needs / an IEP.
         if name in path:
             errors.append(ContentError(rel, f"nodes.{name}", "is part of a cycle: " + " → ".join(path + (name,))))
             return
@@ -248,17 +277,31 @@ def _check_flow(flow: dict, card_ids: set[str], errors: list[ContentError]) -> N
         if not isinstance(node, dict):
             return
         if "outcome" in node:
+            asked = any((nodes.get(p) or {}).get("asks") == "special-needs" for p in path)
+            if node.get("police_action") and not asked:
+                errors.append(
+                    ContentError(
+                        rel,
+                        f"nodes.{name}",
+                        "a police-action outcome reached without asking about special needs: "
+                        + " → ".join(path + (name,)),
+                    )
+                )
             return
         if taps >= MAX_FLOW_TAPS:
             errors.append(
-                ContentError(rel, f"nodes.{name}", f"path needs more than {MAX_FLOW_TAPS} taps: " + " → ".join(path + (name,)))
+                ContentError(
+                    rel,
+                    f"nodes.{name}",
+                    f"path needs more than {MAX_FLOW_TAPS} taps from home: " + " → ".join(("home",) + path + (name,)),
+                )
             )
             return
         for answer in node.get("answers") or []:
             if answer.get("next") in nodes:
                 walk(answer["next"], taps + 1, path + (name,))
 
-    walk(start, 0, ())
+    walk(start, 1, ())  # the tap on "Should I step in?" from home is the first
     for name in nodes:
         if name not in reached:
             errors.append(ContentError(rel, f"nodes.{name}", "cannot be reached from the start"))
@@ -275,6 +318,35 @@ def _load_yaml(path: Path, errors: list[ContentError], root: Path):
     return None
 
 
+def check_card_ties(rel: str, card: dict, passages: dict, text: str) -> list[ContentError]:
+    """Every line a reader reads of a base card rests on passages of the statement, or is marked.
+
+    Names the file and the line. The answer's ties are `summary_source`; the sections the
+    passages are in must be the card's `source` list, so the two cannot drift apart.
+    """
+    errors = []
+    has_slots = bool(card["local_policy"])
+    body_start = text.count("\n", 0, text.index(card["body"].strip()[:40])) if card["body"].strip() else 0
+    summary_line = _line_of(text, "summary:") or "summary_source"
+    for problem in provenance.check_ties(tuple(card["summary_source"]) or None, passages, allow_local=has_slots):
+        errors.append(ContentError(rel, summary_line, f"the answer (summary) {problem}; list them in summary_source"))
+    ties = [tuple(card["summary_source"])]
+    for line in provenance.reading_lines(card["body"].strip()):
+        ties.append(line.ties or ())
+        for problem in provenance.check_ties(line.ties, passages, allow_local=has_slots):
+            errors.append(ContentError(rel, f"line {body_start + line.number}", f"{line.text[:50]!r} {problem}"))
+    cited = provenance.sections_cited(ties, passages)
+    if set(cited) != set(card["source"]):
+        errors.append(
+            ContentError(
+                rel,
+                "source",
+                f"lists {sorted(card['source'])} but its lines cite passages of {sorted(cited)}; make them agree",
+            )
+        )
+    return errors
+
+
 def load_content(root: Path, strict: bool = True) -> Content:
     """Read and check content/; raise ContentInvalid (naming file and field) when strict."""
     errors: list[ContentError] = []
@@ -285,6 +357,13 @@ def load_content(root: Path, strict: bool = True) -> Content:
     headings = source_headings(sources)
     if not headings:
         errors.append(ContentError("sources.yaml", "sections", "lists no headings"))
+    statement = provenance.load_statement(root, sources) if sources else None
+    if sources and statement is None:
+        errors.append(ContentError("statement.txt", "-", "file is missing: the statement's text must ship in content/"))
+    elif statement is not None:
+        for fld, message in provenance.check_sources(sources, statement):
+            errors.append(ContentError("sources.yaml", fld, message))
+    passages = provenance.passages_of(sources)
     category_ids = [c.get("id") for c in categories if isinstance(c, dict)]
     if not category_ids:
         errors.append(ContentError("categories.yaml", "-", "lists no categories"))
@@ -293,8 +372,9 @@ def load_content(root: Path, strict: bool = True) -> Content:
     seen: dict[str, str] = {}
     for path in sorted((root / "cards").rglob("*.md")):
         rel = str(path.relative_to(root))
+        text = path.read_text(encoding="utf-8")
         try:
-            meta, body = split_front_matter(path.read_text(encoding="utf-8"))
+            meta, body = split_front_matter(text)
         except (ValueError, yaml.YAMLError) as exc:
             errors.append(ContentError(rel, "front matter", str(exc)))
             continue
@@ -311,6 +391,7 @@ def load_content(root: Path, strict: bool = True) -> Content:
         if path.parent.name != meta["category"]:
             errors.append(ContentError(rel, "category", f"file is not in cards/{meta['category']}/"))
         data = card_data(meta, body)
+        errors.extend(check_card_ties(rel, data, passages, text))
         data["_file"] = rel
         cards.append(data)
 
@@ -319,8 +400,11 @@ def load_content(root: Path, strict: bool = True) -> Content:
         errors.extend(
             check_card_links(card["_file"], card, headings=headings, category_ids=category_ids, card_ids=ids)
         )
+    errors.extend(check_lexicon(load_lexicon(root / LEXICON_FILE), cards))
     if flow:
-        _check_flow(flow, ids, errors)
+        slots = {c["id"]: {s["id"] for s in c["local_policy"]} for c in cards}
+        raw_flow = (root / "flow.yaml").read_text(encoding="utf-8")
+        _check_flow(flow, slots, errors, passages, raw_flow)
 
     order = {cid: i for i, cid in enumerate(category_ids)}
     cards.sort(key=lambda c: (order.get(c["category"], 99), c["order"], c["title"]))
@@ -331,6 +415,42 @@ def load_content(root: Path, strict: bool = True) -> Content:
     return Content(cards=cards, categories=categories, sources=sources, flow=flow, errors=errors)
 
 
+def longest_flow_path(flow: dict) -> int:
+    """Taps from home to the farthest flow outcome, the tap on "Should I step in?" included."""
+    nodes = flow.get("nodes") or {}
+
+    def depth(name: str, seen: frozenset) -> int:
+        node = nodes.get(name)
+        if not isinstance(node, dict) or "outcome" in node or name in seen:
+            return 0
+        return 1 + max((depth(a.get("next"), seen | {name}) for a in node.get("answers") or []), default=0)
+
+    return 1 + depth(flow.get("start"), frozenset())
+
+
+def tie_counts(content: Content) -> dict[str, int]:
+    """How many lines of the base cards and flow outcomes rest on passages, are framing only, or local only."""
+    groups: list[tuple[str, ...]] = []
+    for card in content.cards:
+        groups.append(tuple(card["summary_source"]))
+        groups.extend(line.ties or () for line in provenance.reading_lines(card["body"]))
+    for node in (content.flow.get("nodes") or {}).values():
+        if isinstance(node, dict) and "outcome" in node:
+            groups.append(tuple(node.get("outcome_source") or ()))
+            groups.extend(line.ties or () for line in provenance.reading_lines(str(node.get("detail") or "")))
+    counts = {"passages": 0, "framing": 0, "local": 0, "untied": 0}
+    for ties in groups:
+        if any(t not in provenance.KINDS for t in ties):
+            counts["passages"] += 1
+        elif provenance.FRAMING in ties:
+            counts["framing"] += 1
+        elif provenance.LOCAL in ties:
+            counts["local"] += 1
+        else:
+            counts["untied"] += 1
+    return counts
+
+
 def render_card(data: dict) -> tuple[str, str, dict]:
     """(hash, body HTML, data with rendered local-policy text) for a card's canonical data."""
     digest = content_hash(data)
@@ -339,4 +459,4 @@ def render_card(data: dict) -> tuple[str, str, dict]:
         dict(slot, html=render_markdown(slot["text"]) if slot["text"] else "")
         for slot in data["local_policy"]
     ]
-    return digest, render_markdown(data["body"]), stored
+    return digest, render_card_body(data["body"]), stored

@@ -6,6 +6,8 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
+from .provenance import strip_ties
+
 _TOKEN = re.compile(r"\n|[^\S\n]+|[^\s]+")
 
 
@@ -119,8 +121,8 @@ _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 
 
 def readable(markdown: str) -> str:
-    """Markdown as a reader sees it (headings as lines, bullets as •), so a redline shows words, not syntax."""
-    text = _HEADING.sub(r"\1", markdown)
+    """Markdown as a reader sees it (headings as lines, bullets as •, no ties), so a redline shows words, not syntax."""
+    text = _HEADING.sub(r"\1", strip_ties(markdown))
     text = _BULLET.sub(r"\1• ", text)
     return _EMPHASIS.sub(r"\2", text)
 

@@ -21,6 +21,7 @@ from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from .page_context import card_context, flow_context, home_context, search_context
+from .provenance import Passage
 from .releases import ReleaseView
 
 TITLE_MARK = "@@fieldguide:title@@"
@@ -45,8 +46,11 @@ CHANGES_PATH = "/changes"
 class Fragments:
     """Renders, and remembers, card articles by hash and each release's page fragments."""
 
-    def __init__(self, templates: Jinja2Templates, size: int = 16, articles: int = 2048):
+    def __init__(
+        self, templates: Jinja2Templates, passages: dict[str, Passage], size: int = 16, articles: int = 2048
+    ):
         self.env = templates.env
+        self.passages = passages
         self.size = size
         self.max_articles = articles
         self._articles: OrderedDict[str, Markup] = OrderedDict()
@@ -86,13 +90,15 @@ class Fragments:
         pages = {
             "/": self.page("views/home.html", home_context(release)),
             "/search": self.page("views/search.html", search_context(release, "")),
-            "/flow": self.page("views/flow.html", flow_context(release, None)),
+            "/flow": self.page("views/flow.html", flow_context(release, None, self.passages)),
             "/offline": self.page("views/offline.html", {}),
         }
         for node_id in release.flow["nodes"]:
-            pages[f"/flow/{node_id}"] = self.page("views/flow.html", flow_context(release, node_id))
+            pages[f"/flow/{node_id}"] = self.page("views/flow.html", flow_context(release, node_id, self.passages))
         for card in release.cards:
-            entry = self.page("views/card.html", card_context(release, card["id"], Markup(ARTICLE_MARK)))
+            entry = self.page(
+                "views/card.html", card_context(release, card["id"], Markup(ARTICLE_MARK), self.passages)
+            )
             entry["card"] = card["hash"]
             pages[f"/cards/{card['id']}"] = entry
         self._pages[release.id] = pages

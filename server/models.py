@@ -140,6 +140,9 @@ class ReleaseCard(Model):
     change = fields.CharField(max_length=8, null=True)
     # The base (NASRO) version this card was last aligned with; None for a local card.
     base_hash = fields.CharField(max_length=64, null=True)
+    # Which release introduced each agency-written part of the card (provenance.release_origins);
+    # None for releases published before it was recorded.
+    origins = fields.JSONField(null=True)
 
     class Meta:
         table = "release_card"

@@ -60,7 +60,7 @@ def openapi_schema() -> dict:
             },
             "/api/v1/bundle": {
                 "get": {
-                    "summary": "A whole release (manifest, card bodies, flow, search text) in one response.",
+                    "summary": "A whole release (manifest, card bodies, flow, search index) in one response.",
                     "parameters": [release_param],
                     "responses": {
                         "200": {"description": "Bundle", "headers": etag_header},
@@ -142,12 +142,22 @@ def openapi_schema() -> dict:
             },
             "/api/v1/search": {
                 "get": {
-                    "summary": "Cards of the release matching a query, best first.",
+                    "summary": "Cards of the release for a query, best first, and whether any is a close match.",
+                    "description": "Ranked with the release's search index, as the offline app ranks "
+                    "(see server/search.py). When no card covers half of the query, close is false and "
+                    "only the closest cards (at most 5) are listed.",
                     "parameters": [
                         {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200}},
                         release_param,
                     ],
-                    "responses": {"200": {"description": "Results"}, "400": _error(), "401": _error()},
+                    "responses": {
+                        "200": {
+                            "description": "Results",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SearchResults"}}},
+                        },
+                        "400": _error(),
+                        "401": _error(),
+                    },
                 }
             },
             "/api/v1/acks": {
@@ -370,7 +380,58 @@ def openapi_schema() -> dict:
                             "type": "string",
                             "description": "The card page's article (HTML fragment), the same for every release holding this hash.",
                         },
-                        "text": {"type": "string", "description": "Plain text of the body, for offline search."},
+                        "text": {"type": "string", "description": "Plain text of the body."},
+                    },
+                },
+                "SearchResults": {
+                    "type": "object",
+                    "required": ["release", "query", "close", "results"],
+                    "properties": {
+                        "release": {"type": "integer"},
+                        "query": {"type": "string", "description": "The query as used (stripped)."},
+                        "close": {
+                            "type": "boolean",
+                            "description": "Whether some card covers at least half of the query.",
+                        },
+                        "results": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "title", "summary"],
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "title": {"type": "string"},
+                                    "summary": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                },
+                "SearchIndex": {
+                    "type": "object",
+                    "description": "The release's search index, built on the server (see server/search_index.py); "
+                    "postings name cards by their position in the manifest's cards.",
+                    "required": ["format", "cards", "idf", "stop", "forms", "postings", "lexicon"],
+                    "properties": {
+                        "format": {"type": "integer"},
+                        "cards": {"type": "integer"},
+                        "idf": {"type": "array", "items": {"type": "integer"}},
+                        "stop": {"type": "string", "description": "Stop words, space-separated."},
+                        "forms": {
+                            "type": "object",
+                            "description": "Per term, its word forms, space-separated ('-ed': the term plus 'ed').",
+                            "additionalProperties": {"type": "string"},
+                        },
+                        "postings": {
+                            "type": "object",
+                            "description": "Per term or phrase: [card, weight, card, weight, ...].",
+                            "additionalProperties": {"type": "array", "items": {"type": "integer"}},
+                        },
+                        "lexicon": {
+                            "type": "array",
+                            "description": "Per lexicon entry: [its phrases' keys joined by '|', its postings].",
+                            "items": {"type": "array"},
+                        },
                     },
                 },
                 "Sync": {
@@ -378,7 +439,9 @@ def openapi_schema() -> dict:
                         {"$ref": "#/components/schemas/Manifest"},
                         {
                             "type": "object",
-                            "required": ["checked_at", "base", "retired", "card_bodies", "pages", "pages_kept"],
+                            "required": [
+                                "checked_at", "base", "retired", "card_bodies", "pages", "pages_kept", "search_index"
+                            ],
                             "properties": {
                                 "checked_at": {"type": "string", "format": "date-time"},
                                 "base": {
@@ -397,6 +460,11 @@ def openapi_schema() -> dict:
                                     "type": "array",
                                     "items": {"type": "string"},
                                     "description": "Paths whose fragment the device keeps from the release it holds.",
+                                },
+                                "search_index": {
+                                    "description": "The release's search index; null when it is the same as "
+                                    "the held release's (the device keeps that one).",
+                                    "oneOf": [{"$ref": "#/components/schemas/SearchIndex"}, {"type": "null"}],
                                 },
                             },
                         },

@@ -20,9 +20,12 @@ from tortoise.transactions import in_transaction
 from .content import Content, content_hash, render_card
 from .db import within
 from .models import Agency, BaseCard, CardVersion, Release, ReleaseCard, User
+from .provenance import release_origins
 from .rendering import plain_text
 from .settings import ROOT
-from .search import Indexed, index_card, rank
+from .lexicon import Lexicon, app_lexicon
+from .search import Results, rank
+from .search_index import SearchIndex, release_index
 
 
 PublishHook = Callable[[Release, object], Awaitable[None]]
@@ -114,10 +117,15 @@ async def publish_release(
     async def _publish(conn) -> Release:
         last = await Release.filter(agency=agency).using_db(conn).order_by("-number").first()
         number = (last.number if last else 0) + 1
-        aligned = {}
+        aligned, before = {}, {}
         if last is not None:
-            rows = await ReleaseCard.filter(release=last).using_db(conn).values("card_id", "base_hash")
+            rows = (
+                await ReleaseCard.filter(release=last)
+                .using_db(conn)
+                .values("card_id", "base_hash", "origins", "version__data")
+            )
             aligned = {r["card_id"]: r["base_hash"] for r in rows}
+            before = {r["card_id"]: (r["version__data"], r["origins"]) for r in rows}
         aligned.update(base_hashes)
         versions = [await store_card(card, conn) for card in cards]
         digest = manifest_hash(
@@ -146,8 +154,9 @@ async def publish_release(
                     version=v,
                     change=changes.get(v.card_id),
                     base_hash=aligned.get(v.card_id),
+                    origins=release_origins(card, number, *before.get(v.card_id, (None, None))),
                 )
-                for i, v in enumerate(versions)
+                for i, (v, card) in enumerate(zip(versions, cards))
             ],
             using_db=conn,
         )
@@ -174,13 +183,12 @@ class ReleaseView:
     flow: dict
     cards: list[dict]
     by_id: dict[str, dict] = field(default_factory=dict)
-    index: list[Indexed] = field(default_factory=list)
+    lexicon: Lexicon = field(default_factory=app_lexicon)
+    index: SearchIndex = field(init=False)
 
     def __post_init__(self) -> None:
         self.by_id = {c["id"]: c for c in self.cards}
-        self.index = [
-            index_card(c["id"], c["title"], c["tags"], c["summary"], c["text"]) for c in self.cards
-        ]
+        self.index = release_index(self.cards, self.lexicon)
 
     @property
     def etag(self) -> str:
@@ -188,8 +196,11 @@ class ReleaseView:
 
         It covers the page templates too: after an upgrade that changes how pages are drawn,
         devices no longer match and fetch the release again rather than keep old fragments.
+        So does the search index's digest, which changes with the lexicon or the index format.
         """
-        digest = hashlib.sha256(f"{self.manifest_hash}:{templates_version()}".encode()).hexdigest()
+        digest = hashlib.sha256(
+            f"{self.manifest_hash}:{templates_version()}:{self.index.digest}".encode()
+        ).hexdigest()
         return f'"r{self.number}-{digest[:20]}"'
 
     def grouped(self) -> list[tuple[dict, list[dict]]]:
@@ -201,9 +212,10 @@ class ReleaseView:
                 groups.append((category, cards))
         return groups
 
-    def search(self, query: str) -> list[dict]:
-        """Cards matching a query, best first."""
-        return [self.by_id[card_id] for card_id, _ in rank(self.index, query)]
+    def search(self, query: str) -> Results:
+        """Cards for a query, best first, and whether any is a close match (see server/search.py)."""
+        outcome = rank(self.index.tables, query)
+        return Results((self.cards[card] for card, _ in outcome.hits), close=outcome.close)
 
     def manifest(self) -> dict:
         """The sync manifest: what a device needs to know to hold this release."""
@@ -266,6 +278,7 @@ async def load_release(release: Release) -> ReleaseView:
         data["hash"] = row.version.hash
         data["html"] = row.version.html
         data["text"] = plain_text(data["body"])
+        data["origins"] = row.origins
         cards.append(data)
     return ReleaseView(
         id=release.id,

@@ -1,38 +1,56 @@
-"""Card search with one ranking, mirrored exactly by pwa/static/search.js for offline use.
+"""Answering a query from a release's shipped search index: the Python port of pwa/static/search.js.
 
-A card matches when every query word is found in it. Each word scores by the best
-field it is found in (title 10, tags 8, summary 4, body 1; a prefix match scores half,
-so results follow each keystroke), plus 20 when the whole query is one of the card's
-tags and 10 when the title contains it. Ties keep the release's card order.
+The ranking is defined once, in the index that server/search_index.py builds for each
+release and ships to phones with it. This module and the browser only normalize the query
+and look its words up in the shipped tables, then sum the shipped weights. Keep the two in
+step: tests/browser/test_search_parity.py compares them query by query.
+
+A query is cut into words (lower case, letters and digits; "agency's" -> "agency", "don't"
+-> "dont"). Stop words are dropped; each other word is a *unit* whose candidates are keys:
+
+- its term from the shipped form table (every word form of the cards and the lexicon, with
+  generated inflections), factor 1;
+- for a word not in that table and at least TYPO_MIN letters long, the terms of the forms
+  one edit away (Damerau: delete, insert, replace or swap two neighbours), factor TYPO;
+- for the last word (the one being typed), at least PREFIX_MIN letters, the terms of the
+  forms it starts, factor PREFIX (the last word, if shorter and unknown, is left out);
+- "+term": the lexicon's expansion of any of those terms, with the same factor; and
+  "+a b": a phrase the word is part of (a lexicon phrase, a multi-word tag or two
+  neighbouring title words, matched on the words' terms, stop words as written), factor 1.
+
+A card's score is, per unit, its best candidate (factor times the shipped posting), summed,
+then times the card's coverage: the share of the query's weight it matches. A unit weighs
+its best candidate's idf (factor times the key's shipped weight); a word nothing knows
+weighs as much as the average known word, so it counts against every card. The query is a
+close match when some card covers at least CLOSE_COVERAGE of it; otherwise only the
+CLOSEST_SHOWN best cards are listed. Ties keep the release's card order. All arithmetic is
+done in the same order as in search.js, so both give the same floating-point scores.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 MAX_QUERY_LENGTH = 200
-WEIGHTS = (("title", 10.0), ("tags", 8.0), ("summary", 4.0), ("body", 1.0))
-TAG_PHRASE_BONUS = 20.0
-TITLE_PHRASE_BONUS = 10.0
-_WORD = re.compile(r"[a-z0-9]+")
+PREFIX_MIN = 3
+TYPO_MIN = 5
+PREFIX = 0.5
+TYPO = 0.75
+CLOSE_COVERAGE = 0.5
+CLOSEST_SHOWN = 5
+ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+LEXICON_MARK = "+"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Written the same in search.js: no \b or \w, whose meaning differs between the two languages.
+_POSSESSIVE = re.compile(r"['\u2019]s(?![a-z0-9])")
+_APOSTROPHE = re.compile(r"['\u2019]")
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 class BadQuery(ValueError):
     """A search query that cannot be used, with a message for the person who typed it."""
-
-
-def stem(word: str) -> str:
-    """Fold a simple plural so 'cuffs' finds 'cuff'."""
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
-
-
-def words(text: str) -> list[str]:
-    """Lower-case, stemmed words of a text."""
-    return [stem(w) for w in _WORD.findall(text.lower())]
 
 
 def check_query(raw: str) -> str:
@@ -44,56 +62,162 @@ def check_query(raw: str) -> str:
     return raw.strip()
 
 
-@dataclass(frozen=True)
-class Indexed:
-    card_id: str
-    fields: dict[str, frozenset[str]]
-    tag_phrases: frozenset[str]
-    title_phrase: str
+def tokens(text: str) -> list[str]:
+    """The words of a text as search sees them: lower case, apostrophes folded."""
+    return _WORD.findall(_APOSTROPHE.sub("", _POSSESSIVE.sub("", text.lower())))
 
 
-def index_card(card_id: str, title: str, tags: list[str], summary: str, body_text: str) -> Indexed:
-    """Precompute the words of each field of one card."""
-    return Indexed(
-        card_id=card_id,
-        fields={
-            "title": frozenset(words(title)),
-            "tags": frozenset(w for t in tags for w in words(t)),
-            "summary": frozenset(words(summary)),
-            "body": frozenset(words(body_text)),
-        },
-        tag_phrases=frozenset(" ".join(words(t)) for t in tags),
-        title_phrase=" ".join(words(title)),
+def edits(word: str) -> set[str]:
+    """Every string one Damerau edit away from a word (over letters and digits)."""
+    out = set()
+    for i in range(len(word) + 1):
+        head, tail = word[:i], word[i:]
+        if tail:
+            out.add(head + tail[1:])
+            if len(tail) > 1:
+                out.add(head + tail[1] + tail[0] + tail[2:])
+            for c in ALPHABET:
+                out.add(head + c + tail[1:])
+        for c in ALPHABET:
+            out.add(head + c + tail)
+    out.discard(word)
+    return out
+
+
+@dataclass
+class Tables:
+    """A shipped index unpacked for lookups (search.js's prepare() builds the same)."""
+
+    cards: int
+    idf: list[int]
+    stop: frozenset[str]
+    forms: dict[str, str]
+    sorted_forms: list[str]
+    postings: dict[str, list[int]]
+    weights: dict[str, int]
+    phrase_max: int
+
+
+def prepare(shipped: dict) -> Tables:
+    """Unpack a shipped index: forms by word, postings and weight by term, the longest phrase."""
+    forms = {}
+    for term, written in shipped["forms"].items():
+        for form in written.split(" "):
+            forms[term + form[1:] if form.startswith("-") else form] = term
+    postings = dict(shipped["postings"])
+    weights = {key: shipped["idf"][len(posting) // 2] for key, posting in postings.items()}
+    for keys, posting, df in shipped["lexicon"]:
+        for key in keys.split("|"):
+            postings[LEXICON_MARK + key] = posting
+            weights[LEXICON_MARK + key] = shipped["idf"][df]
+    for key, df in shipped["df"].items():
+        weights[key] = shipped["idf"][df]
+    return Tables(
+        cards=shipped["cards"],
+        idf=shipped["idf"],
+        stop=frozenset(shipped["stop"].split(" ")),
+        forms=forms,
+        sorted_forms=sorted(forms),
+        postings=postings,
+        weights=weights,
+        phrase_max=max([k.count(" ") + 1 for k in postings if " " in k] or [1]),
     )
 
 
-def _word_score(word: str, field_words: frozenset[str]) -> float:
-    if word in field_words:
-        return 1.0
-    if len(word) >= 3 and any(w.startswith(word) for w in field_words):
-        return 0.5
-    return 0.0
+def _add(candidates: dict[str, float], key: str, factor: float) -> None:
+    if factor > candidates.get(key, 0):
+        candidates[key] = factor
 
 
-def rank(index: list[Indexed], query: str) -> list[tuple[str, float]]:
-    """(card id, score) of every matching card, best first."""
-    query_words = words(query)
-    if not query_words:
-        return []
-    phrase = " ".join(query_words)
-    results = []
-    for position, item in enumerate(index):
-        total = 0.0
-        for word in query_words:
-            best = max(weight * _word_score(word, item.fields[name]) for name, weight in WEIGHTS)
-            if best == 0:
+def units(tables: Tables, query: str) -> list[dict[str, float]]:
+    """Each content word of the query with its candidate terms and their factors."""
+    words = tokens(query)
+    keys = [w if w in tables.stop else tables.forms.get(w, w) for w in words]
+    found: dict[int, dict[str, float]] = {}
+    last = len(words) - 1
+    for i, word in enumerate(words):
+        if word in tables.stop:
+            continue
+        candidates: dict[str, float] = {}
+        term = tables.forms.get(word)
+        if term is not None:
+            candidates[term] = 1.0
+        elif i == last and len(word) < PREFIX_MIN:
+            continue  # a word still being typed, too short to mean anything yet
+        elif len(word) >= TYPO_MIN:
+            for variant in edits(word):
+                if variant in tables.forms:
+                    _add(candidates, tables.forms[variant], TYPO)
+        if i == last and len(word) >= PREFIX_MIN:
+            at = bisect_left(tables.sorted_forms, word)
+            while at < len(tables.sorted_forms) and tables.sorted_forms[at].startswith(word):
+                form = tables.sorted_forms[at]
+                if form != word:
+                    _add(candidates, tables.forms[form], PREFIX)
+                at += 1
+        for key, factor in list(candidates.items()):
+            if LEXICON_MARK + key in tables.postings:
+                _add(candidates, LEXICON_MARK + key, factor)
+        found[i] = candidates
+    for start in range(len(words)):
+        for length in range(2, tables.phrase_max + 1):
+            if start + length > len(words):
                 break
-            total += best
-        else:
-            if phrase in item.tag_phrases:
-                total += TAG_PHRASE_BONUS
-            if f" {phrase} " in f" {item.title_phrase} ":
-                total += TITLE_PHRASE_BONUS
-            results.append((position, item.card_id, total))
-    results.sort(key=lambda r: (-r[2], r[0]))
-    return [(card_id, score) for _, card_id, score in results]
+            phrase = LEXICON_MARK + " ".join(keys[start : start + length])
+            if phrase in tables.postings:
+                for i in range(start, start + length):
+                    if i in found:
+                        _add(found[i], phrase, 1.0)
+    return [found[i] for i in sorted(found)]
+
+
+class Results(list):
+    """Cards found for a query, best first; close is False when none covers half of the query."""
+
+    def __init__(self, cards=(), close: bool = False):
+        super().__init__(cards)
+        self.close = close
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The ranked cards (position in the release, score), best first, and whether any is close."""
+
+    close: bool
+    hits: list[tuple[int, float]]
+
+
+def rank(tables: Tables, query: str) -> Outcome:
+    """Score every card against a query; see the module docstring."""
+    total = [0.0] * tables.cards
+    matched = [0.0] * tables.cards
+    known_weight = 0.0
+    known = unknown = 0
+    for candidates in units(tables, query):
+        best: dict[int, float] = {}
+        weight = 0.0
+        for key, factor in candidates.items():
+            posting = tables.postings.get(key)
+            if not posting:
+                continue
+            weight = max(weight, factor * tables.weights[key])
+            for j in range(0, len(posting), 2):
+                value = factor * posting[j + 1]
+                if value > best.get(posting[j], 0.0):
+                    best[posting[j]] = value
+        if weight == 0:
+            unknown += 1
+            continue
+        known += 1
+        known_weight += weight
+        for card, value in best.items():
+            total[card] += value
+            matched[card] += weight
+    if not known:
+        return Outcome(False, [])
+    # A word nothing knows weighs as much as the average word that is known.
+    weight_sum = known_weight + unknown * (known_weight / known)
+    hits = [(card, total[card] * (matched[card] / weight_sum)) for card in range(tables.cards) if total[card] > 0]
+    hits.sort(key=lambda hit: (-hit[1], hit[0]))
+    close = any(matched[card] / weight_sum >= CLOSE_COVERAGE for card, _ in hits)
+    return Outcome(close, hits if close else hits[:CLOSEST_SHOWN])

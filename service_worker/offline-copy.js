@@ -3,7 +3,8 @@
 //
 // Card bodies live in the cards cache under their API URL (/api/v1/cards/HASH); a hash names
 // one exact text, so a card unchanged between releases is never fetched twice. The release
-// itself (manifest and page fragments) is one record in IndexedDB "meta" under "release".
+// itself (manifest, page fragments and search index) is one record in IndexedDB "meta" under
+// "release", so offline search needs nothing else.
 // It is replaced only after every card of the new release is cached, then the cards no longer
 // named are deleted: the device holds one whole release, never a mix.
 // Sets self.fieldguideOffline and self.fieldguideSync(reason).
@@ -177,9 +178,17 @@
       if (!claim) throw new Error("the server kept pages of a release this phone did not claim");
       return syncOnce(false);
     }
+    // The release's search index comes with it, or is null when the held release's is the same.
+    const searchIndex = body.search_index || (held && held.search_index);
+    if (!searchIndex) {
+      if (!claim) throw new Error("the server kept the search index of a release this phone did not claim");
+      return syncOnce(false);
+    }
     await saveCards(body.release, body.cards, body.card_bodies);
     const { card_bodies: _bodies, retired: _retired, base: _base, pages_kept: _kept, ...manifest } = body;
-    const record = { ...manifest, pages, number: body.release, saved_at: new Date().toISOString() };
+    const record = {
+      ...manifest, search_index: searchIndex, pages, number: body.release, saved_at: new Date().toISOString(),
+    };
     await db().put("meta", record, RELEASE_KEY);
     memo = record;
     await db().put("meta", { at: checkedAt, release: record.number }, CHECKED_KEY);

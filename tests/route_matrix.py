@@ -105,7 +105,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/cards/{card_id}"): Access(ALL, ids=lambda s: {"card_id": s.card_id}),
     ("GET", "/search"): Access(ALL, query={"q": "zebra"}),
     ("GET", "/flow"): Access(ALL),
-    ("GET", "/flow/{node}"): Access(ALL, ids=lambda s: {"node": "danger"}, isolated=False, note="flow steps are not agency objects"),
+    ("GET", "/flow/{node}"): Access(ALL, ids=lambda s: {"node": "what"}, isolated=False, note="flow steps are not agency objects"),
     ("GET", "/offline"): Access(None),
     ("GET", "/shell"): Access(ALL),
     ("GET", "/changes"): Access(ALL),

@@ -137,7 +137,7 @@ async def test_change_class_default_and_override_are_stored(app):
         page = (await admin.get(f"{draft_url}/cards/restraint-devices")).text
         assert "Suggested: major (the card is in the restraint category)" in page
         await edit_body(admin, draft_url, "teacher", "Check how", "Read how")
-        await edit_body(admin, draft_url, "restraint-devices", "every time", "each time", change_class="minor")
+        await edit_body(admin, draft_url, "restraint-devices", "appropriate use of", "proper use of", change_class="minor")
     classes = {e.card_id: e.change_class for e in await DraftCard.all()}
     assert classes == {"teacher": "minor", "restraint-devices": "minor"}
 

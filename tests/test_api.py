@@ -61,7 +61,7 @@ async def test_unknown_and_malformed_card_hashes(officer):
 async def test_bundle_holds_the_whole_release(officer):
     response = await officer.get("/api/v1/bundle")
     body = response.json()
-    assert len(body["card_bodies"]) == len(body["cards"]) == len(body["search"])
+    assert len(body["card_bodies"]) == len(body["cards"]) == body["search_index"]["cards"]
     assert body["flow"]["start"] in body["flow"]["nodes"]
 
 
@@ -103,3 +103,10 @@ async def test_web_manifest_and_service_worker_headers(client):
     assert sw.status_code == 200
     assert sw.headers["cache-control"] == "no-cache"
     assert sw.headers["content-type"].startswith("text/javascript")
+
+
+async def test_search_says_whether_the_match_is_close(officer):
+    close = (await officer.get("/api/v1/search", params={"q": "restrant"})).json()
+    assert close["close"] is True and close["results"][0]["id"] == "restraint-devices"
+    far = (await officer.get("/api/v1/search", params={"q": "zzzz qqqq"})).json()
+    assert far == {"release": 1, "query": "zzzz qqqq", "close": False, "results": []}

@@ -14,8 +14,8 @@ from .revision_helpers import (
 )
 
 POLICY = "Call the on-duty crisis counselor at extension 4400."
-NASRO_OLD = "Lean on relationships you have already built."
-NASRO_NEW = "Lean first on relationships you have already built."
+NASRO_OLD = "Lean on relationships you have built."
+NASRO_NEW = "Lean first on relationships you have built."
 
 
 async def ship_new_base(card_id: str, old: str, new: str, extra: dict | None = None) -> str:
@@ -144,7 +144,7 @@ async def test_new_nasro_cards_and_all_untouched_updates_in_one_click(app):
     extra = {
         "id": "nasro-new-card", "title": "A new NASRO card", "category": "role", "audience": ["officer"],
         "order": 99, "summary": "New base guidance.", "tags": ["new"], "related": ["teacher"],
-        "source": ["Introduction"], "local_policy": [],
+        "source": ["Opening paragraph"], "local_policy": [],
         "body": "## Do\n- Read it.\n\n## Don't\n- Skip it.\n\n## Why\nNASRO says so.\n",
     }
     async with client_as(app, "admin@demo.test") as author, client_as(app, "admin2@demo.test") as reviewer:

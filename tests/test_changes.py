@@ -21,7 +21,7 @@ async def test_first_release_has_nothing_to_compare(officer):
 
 
 async def test_changes_show_a_word_level_redline(officer):
-    await publish_with_edit("restraint-devices", "Follow your agency's restraint policy", "Always follow your agency's written restraint policy")
+    await publish_with_edit("restraint-devices", "Follow your agency's policy on the appropriate use", "Always follow your agency's written policy on the appropriate use")
     response = await officer.get("/changes")
     assert response.status_code == 200
     text = response.text

@@ -79,14 +79,14 @@ async def test_the_shell_is_marked_needs_sign_in_and_revalidates(client, officer
 
 async def test_what_changed_is_kept_for_offline_use_with_no_ones_state(officer, app):
     await publish_revision(
-        edits={"restraint-devices": {"body": ("policy every time.", "policy, every time.")}},
+        edits={"restraint-devices": {"body": ("use of physical restraint.", "use of physical restraint, every time.")}},
         changes={"restraint-devices": "major"},
     )
     assert (await post_ack(officer, await csrf(officer), 2)).status_code == 201
     kept = (await officer.get("/api/v1/sync")).json()["pages"]["/changes"]
     assert kept["title"] == "What changed in release 2 · SRO Field Guide"
     assert "compared with release 1" in kept["main"] and "major change" in kept["main"]
-    assert '<ins><span class="visually-hidden">[added: </span>policy,<span' in kept["main"]
+    assert '<ins><span class="visually-hidden">[added: </span>restraint,' in kept["main"]
     # Acknowledged online, yet the copy for the device offers the form, with no uuid to reuse.
     assert "Release 2 acknowledged" in (await officer.get("/changes")).text
     assert 'data-state="form"' in kept["main"] and "acknowledged" not in kept["main"]

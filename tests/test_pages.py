@@ -115,7 +115,16 @@ async def test_search_finds_iep_card_first(officer):
 async def test_search_with_no_match_says_so(officer):
     response = await officer.get("/search", params={"q": "zzzzqqq"})
     assert response.status_code == 200
-    assert "No card matches" in response.text
+    assert "No close match for “zzzzqqq”" in response.text and 'href="/flow"' in response.text
+    assert _result_ids(response.text) == []
+
+
+async def test_a_weak_match_says_so_and_shows_the_closest_cards(officer):
+    response = await officer.get("/search", params={"q": "handcuffs zebra giraffe"})
+    assert "No close match" in response.text and "These cards come closest" in response.text
+    assert _result_ids(response.text)[0] == "restraint-devices"
+    close = await officer.get("/search", params={"q": "should I cuff her"})
+    assert "No close match" not in close.text and _result_ids(close.text)[0] == "restraint-devices"
 
 
 async def test_malformed_search_is_400_with_a_clear_message(officer):
@@ -127,22 +136,36 @@ async def test_malformed_search_is_400_with_a_clear_message(officer):
     assert response.json()["message"] == "Search text contains control characters."
 
 
-async def test_flow_is_walkable_with_plain_links(officer):
-    response = await officer.get("/flow")
-    assert "Is anyone in immediate danger right now?" in response.text
-    links = re.findall(r'href="(/flow/[a-z0-9-]+)"', response.text)
-    assert links
-    taps = 0
-    path = "/flow"
-    # Always take the last answer: walk to an outcome by links only.
-    while "outcome tone-" not in response.text:
-        links = re.findall(r'class="answer-button" href="(/flow/[a-z0-9-]+)"', response.text)
-        path = links[-1]
-        response = await officer.get(path)
-        assert response.status_code == 200
-        taps += 1
-    assert taps <= 4
-    assert 'href="/cards/' in response.text
+async def test_every_flow_path_is_walkable_with_plain_links(officer):
+    """Walk every path of "Should I step in?" by its links, as a phone without JavaScript would."""
+    home = await officer.get("/")
+    assert 'href="/flow"' in home.text
+    start = await officer.get("/flow")
+    assert "What is going on?" in start.text
+    outcomes = []
+
+    async def walk(text: str, trail: tuple[str, ...]) -> None:
+        if "outcome tone-" in text:
+            outcomes.append((trail, text))
+            return
+        for link in re.findall(r'class="answer-button" href="(/flow/[a-z0-9-]+)"', text):
+            response = await officer.get(link)
+            assert response.status_code == 200, link
+            await walk(response.text, trail + (link,))
+
+    await walk(start.text, ())
+    assert len(outcomes) >= 9
+    for trail, text in outcomes:
+        # Home → "Should I step in?" is one tap, then one per answer.
+        assert 1 + len(trail) <= 4, trail
+        assert 'href="/cards/' in text and "Start over" in text
+        # Every outcome shows the statement passages it rests on, offline-ready in the page itself.
+        assert "Where the statement says this" in text and 'class="source-passage"' in text, trail
+        if "tone-act" in text or "tone-policy" in text or "tone-care" in text:
+            assert any(step.startswith("/flow/needs-") for step in trail), trail
+    meltdown = next(text for trail, text in outcomes if trail == ("/flow/needs-safety", "/flow/out-safety-iep"))
+    assert "Educators first" in meltdown and "Who at your school to ask about a student" in meltdown
+    assert "Ask your supervisor for your agency's policy." in meltdown
 
 
 async def test_unknown_flow_step_is_404(officer):

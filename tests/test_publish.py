@@ -9,6 +9,7 @@ from server import releases, review
 from server.content import content_hash
 from server.drafts import get_draft, working_copy
 from server.models import Agency, AuditEntry, CardVersion, Draft, DraftStatus, Release, ReleaseCard, User
+from server.provenance import drop_written_ties
 from server.releases import latest_release, load_release
 
 from .revision_helpers import (
@@ -17,8 +18,8 @@ from .revision_helpers import (
 )
 from .revisions import publish_revision
 
-TEACHER_OLD = "Check how your MOU defines the teacher role."
-TEACHER_NEW = "Read how your MOU defines the teacher role."
+TEACHER_OLD = "Check how your MOU defines your teacher role."
+TEACHER_NEW = "Read how your MOU defines your teacher role."
 
 
 async def _approved_draft(app) -> tuple[int, str]:
@@ -29,8 +30,10 @@ async def _approved_draft(app) -> tuple[int, str]:
         await set_summary(author, draft_url, "Wording.")
         assert (await step(author, draft_url, "submit")).status_code == 303
         assert (await step(reviewer, draft_url, "approve")).status_code == 303
-    card = await current_card("teacher")
-    card["body"] = card["body"].replace(TEACHER_OLD, TEACHER_NEW)
+    before = await current_card("teacher")
+    # The edited line is the agency's now: its tie to the statement is dropped on save.
+    card = drop_written_ties(dict(before, body=before["body"].replace(TEACHER_OLD, TEACHER_NEW)), before)
+    assert "- Read how your MOU defines your teacher role.\n" in card["body"]
     return int(DRAFT_URL.match(draft_url).group(1)), content_hash(card)
 
 
@@ -107,7 +110,7 @@ async def test_release_records_change_classes_base_hashes_and_due_date(app):
     async with client_as(app, "admin@demo.test") as author, client_as(app, "admin2@demo.test") as reviewer:
         draft_url = await start_draft(author)
         await edit_body(author, draft_url, "teacher", TEACHER_OLD, TEACHER_NEW)  # wording: minor
-        await edit_body(author, draft_url, "restraint-devices", "every time", "every time, with no exception")
+        await edit_body(author, draft_url, "restraint-devices", "appropriate use of physical restraint", "appropriate use of physical restraint, with no exception")
         await set_summary(author, draft_url, "Restraint policy wording.", due="2099-01-31")
         release = await review_and_publish(author, reviewer, draft_url, summary=None)
     rows = {r.card_id: r for r in await ReleaseCard.filter(release=release)}

@@ -9,8 +9,8 @@ from .revision_helpers import (
     review_and_publish, set_summary, start_draft, step,
 )
 
-TEACHER_OLD = "Check how your MOU defines the teacher role."
-TEACHER_NEW = "Read how your MOU defines the teacher role."
+TEACHER_OLD = "Check how your MOU defines your teacher role."
+TEACHER_NEW = "Read how your MOU defines your teacher role."
 
 
 async def _draft_status(draft_url: str) -> DraftStatus:
@@ -138,7 +138,7 @@ async def test_send_back_shows_the_comment_and_the_author_can_resubmit(app):
         assert "Sent back by Capt. Avery Chen:" in page.text
         assert "Please keep “Check how”: it is NASRO&#39;s wording." in page.text
         assert await _draft_status(draft_url) == DraftStatus.DRAFT
-        await edit_body(author, draft_url, "teacher", TEACHER_OLD, "Check and read how your MOU defines the teacher role.")
+        await edit_body(author, draft_url, "teacher", TEACHER_OLD, "Check and read how your MOU defines your teacher role.")
         assert (await step(author, draft_url, "submit")).status_code == 303
         assert (await step(reviewer, draft_url, "approve")).status_code == 303
 

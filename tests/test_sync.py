@@ -64,7 +64,7 @@ async def test_first_sync_sends_every_card_with_its_article_and_the_pages(office
     card = next(c for c in body["card_bodies"] if c["id"] == "restraint-devices")
     assert card["article"].startswith("<h1>Handcuffs and restraint devices</h1>")
     assert "flex cuffs" in card["text"] and "<" not in card["text"]
-    assert {"/", "/search", "/flow", "/offline", "/cards/restraint-devices", "/flow/danger"} <= set(body["pages"])
+    assert {"/", "/search", "/flow", "/offline", "/cards/restraint-devices", "/flow/what"} <= set(body["pages"])
     assert body["pages"]["/cards/restraint-devices"]["card"] == card["hash"]
     assert body["pages_kept"] == []
     assert body["checked_at"] == response.headers["fieldguide-checked-at"]
@@ -88,13 +88,13 @@ async def test_a_one_card_revision_sends_only_that_card(officer):
     await phone.sync(officer)
     await publish_revision(summary="No card changed.")
     await publish_revision(
-        edits={"restraint-devices": {"body": ("policy every time.", "policy, every time.")}}
+        edits={"restraint-devices": {"body": ("use of physical restraint.", "use of physical restraint, every time.")}}
     )
     response = await phone.sync(officer)
     body = response.json()
     assert response.status_code == 200 and body["release"] == 3 and body["base"] == 1
     assert [c["id"] for c in body["card_bodies"]] == ["restraint-devices"]
-    assert "policy, every time" in body["card_bodies"][0]["article"]
+    assert "physical restraint, every time" in body["card_bodies"][0]["article"]
     assert body["retired"] == []
     # Only the card's own page changed (it names the new hash), and what changed in release 3
     # (against 2) is new: the phone keeps the others.
@@ -236,3 +236,22 @@ async def test_an_upgrade_that_changes_the_templates_makes_devices_resync(office
     again = await officer.get("/api/v1/sync", headers={"If-None-Match": held})
     assert again.status_code == 200
     assert again.headers["etag"] != held and again.json()["card_bodies"]
+
+
+async def test_every_sync_answer_carries_the_releases_search_index(officer):
+    phone = Phone()
+    first = (await phone.sync(officer)).json()
+    bundle = (await officer.get("/api/v1/bundle")).json()
+    assert first["search_index"] == bundle["search_index"]
+    assert first["search_index"]["cards"] == len(first["cards"])
+    # A delta holds the whole index of the new release: it depends on every card...
+    await publish_revision(retire=("mou-signatures",))
+    delta = (await phone.sync(officer)).json()
+    assert delta["base"] == 1 and delta["search_index"]["cards"] == len(first["cards"]) - 1
+    assert (await phone.sync(officer)).status_code == 304
+    # ...unless no searchable text changed: then null, and the phone keeps the index it has.
+    await publish_revision(summary="Only the due date moved.", requires_ack=False)
+    same = (await phone.sync(officer)).json()
+    assert same["base"] == 2 and same["search_index"] is None
+    without_claim = (await officer.get("/api/v1/sync")).json()
+    assert without_claim["search_index"] == delta["search_index"]

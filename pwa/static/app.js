@@ -65,3 +65,13 @@ for (const button of document.querySelectorAll("[data-copy]")) {
     }
   });
 }
+
+// Home: a category the officer opens near the bottom of the screen scrolls just enough to
+// show its cards above the tab bar (without JavaScript it opens in place all the same).
+for (const category of document.querySelectorAll("details.category")) {
+  category.addEventListener("toggle", () => {
+    if (!category.open) return;
+    const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    category.scrollIntoView({ block: "nearest", behavior: still ? "auto" : "smooth" });
+  });
+}

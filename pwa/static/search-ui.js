@@ -1,7 +1,8 @@
-// Instant search: results on each keystroke, ranked on this phone from the release saved here
-// (the same ranking as the server), so it works with no signal. On the search page and in the
-// home page's box. Used only when the saved release is the one this page shows; otherwise, and
-// without JavaScript, the forms go to the server's /search.
+// Instant search: results on each keystroke, ranked on this phone with the search index saved
+// with the release (the same index and ranking as the server), so it works with no signal and
+// needs no card bodies. On the search page and in the home page's box. Used only when the saved
+// release is the one this page shows; otherwise, and without JavaScript, the forms go to the
+// server's /search.
 import "./db.js";
 import "./search.js";
 
@@ -12,22 +13,15 @@ const BOXES = [
   { form: "home-search", input: "home-q", list: "home-results", count: "home-result-count", none: "home-no-results" },
 ];
 const search = self.fieldguideSearch;
+const ADDRESS_DELAY_MS = 300;
 let loading = null;
 
 async function loadIndex() {
   const release = await self.fieldguideDb.get("meta", "release");
   if (!release || String(release.number) !== document.documentElement.dataset.release) return null;
-  const cards = await Promise.all(
-    release.cards.map(async (entry) => {
-      const response = await fetch(`/api/v1/cards/${entry.hash}`);
-      if (!response.ok) throw new Error(`card ${entry.id}: ${response.status}`);
-      return response.json();
-    }),
-  );
-  return {
-    byId: new Map(cards.map((card) => [card.id, card])),
-    index: cards.map((c) => search.indexCard(c.id, c.title, c.tags, c.summary, c.text)),
-  };
+  // A release saved by an older app version has no index: the forms then go to the server.
+  if (!release.search_index) return null;
+  return { cards: release.cards, tables: search.prepare(release.search_index) };
 }
 
 /** The saved release's search index (loaded once per page, on first need), or null. */
@@ -52,34 +46,73 @@ function cardLink(card) {
   return item;
 }
 
-function noResults(id) {
+// Written as views/search.html writes it for the server's results.
+function noCloseMatch(id, query, shown) {
   const flow = document.createElement("a");
   flow.href = "/flow";
   flow.textContent = "walk through “Should I step in?”";
   const message = document.createElement("p");
   message.className = "empty";
   message.id = id;
-  message.append("No card matches. Try another word, or ", flow, ".");
+  message.append(`No close match for “${query}”.`);
+  if (shown) message.append(" These cards come closest.");
+  message.append(" Try other words, or ", flow, ".");
   return message;
 }
 
-function show(found, box, raw) {
+// Results must be on screen within the frame of the keystroke: each card's link is made once
+// and reused, and the page is touched only where the answer changed.
+function link(found, box, position) {
+  box.links ||= new Map();
+  let item = box.links.get(position);
+  if (!item) {
+    item = cardLink(found.cards[position]);
+    box.links.set(position, item);
+  }
+  return item;
+}
+
+function render(found, box, query, close, hits) {
+  const order = hits.map(([card]) => card).join(",");
+  if (box.shown !== order || box.list.childElementCount !== hits.length) {
+    box.list.replaceChildren(...hits.map(([card]) => link(found, box, card)));
+    box.shown = order;
+  }
+  const count = query ? `${hits.length} card${hits.length === 1 ? "" : "s"} for “${query}”` : "";
+  if (box.count.textContent !== count) box.count.textContent = count;
+  const notice = query && !close ? `${query}\n${hits.length > 0}` : "";
+  if (box.notice !== notice) {
+    document.getElementById(box.none)?.remove();
+    if (notice) box.list.before(noCloseMatch(box.none, query, hits.length));
+    box.notice = notice;
+  }
+}
+
+// The address follows the query once typing pauses: browsers limit how often a page may
+// rewrite its history entry, and each rewrite costs time a keystroke does not have.
+function followAddress(box, query, now = false) {
+  clearTimeout(box.addressTimer);
+  const write = () => {
+    const address = query ? `/search?q=${encodeURIComponent(query)}` : "/search";
+    if (window.location.pathname + window.location.search !== address) history.replaceState(null, "", address);
+  };
+  if (now) write();
+  else box.addressTimer = setTimeout(write, ADDRESS_DELAY_MS);
+}
+
+function show(found, box, raw, now = false) {
   let query;
   try {
     query = search.checkQuery(raw);
   } catch (error) {
+    render(found, box, "", true, []);
     box.count.textContent = error.message;
-    box.list.replaceChildren();
     return;
   }
-  const results = query ? search.rank(found.index, query) : [];
-  box.list.replaceChildren(...results.map(([id]) => cardLink(found.byId.get(id))));
-  box.count.textContent = query ? `${results.length} card${results.length === 1 ? "" : "s"} for “${query}”` : "";
-  document.getElementById(box.none)?.remove();
-  if (query && !results.length) box.list.after(noResults(box.none));
-  if (!box.page) return;
-  const address = query ? `/search?q=${encodeURIComponent(query)}` : "/search";
-  if (window.location.pathname + window.location.search !== address) history.replaceState(null, "", address);
+  const { close, hits } = query ? search.rank(found.tables, query) : { close: true, hits: [] };
+  render(found, box, query, close, hits);
+  box.query = query;
+  if (box.page) followAddress(box, query, now);
 }
 
 async function searchPage(box) {
@@ -93,9 +126,13 @@ async function searchPage(box) {
   box.input.addEventListener("input", () => show(found, box, box.input.value));
   box.form.addEventListener("submit", (event) => {
     event.preventDefault();
-    show(found, box, box.input.value);
+    show(found, box, box.input.value, true);
   });
-  if (box.input.value) show(found, box, box.input.value);
+  // Leaving by a result (or any other way) first writes the address, so Back finds the query.
+  const flush = () => box.query !== undefined && followAddress(box, box.query, true);
+  box.list.addEventListener("click", flush, { capture: true });
+  window.addEventListener("pagehide", flush);
+  if (box.input.value) show(found, box, box.input.value, true);
 }
 
 function homeBox(box) {

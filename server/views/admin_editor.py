@@ -8,10 +8,11 @@ from starlette.responses import Response
 
 from ..auth import csrf_ok
 from ..change_class import CLASSES, suggest_change_class
-from ..content import ContentError, render_card
+from ..content import ContentError, canonical_card, render_card
 from ..drafts import base_card_ids, discard_edit, move_card, retire_card, save_card, slugify, validate_card
 from ..errors import ApiError
-from .admin_common import admin, admin_post, back_to, draft_copy, sources
+from ..provenance import drop_written_ties
+from .admin_common import admin, admin_post, back_to, current, draft_copy, sources
 from .common import page
 
 NOT_EDITABLE = (
@@ -37,8 +38,11 @@ def _keep_order(before: list | None, chosen: list) -> list[str]:
     return kept + [c for c in chosen if c not in kept]
 
 
-def card_from_form(form: FormData, existing: dict | None) -> dict:
-    """A card's data from the editor form; fields the form does not carry come from the existing card."""
+def card_from_form(form: FormData, existing: dict | None, published: dict | None = None) -> dict:
+    """A card's data from the editor form; fields the form does not carry come from the existing card.
+
+    Ties to the statement are kept only on lines unchanged from the draft's or the published card.
+    """
     existing = existing or {}
     slots = []
     count = str(form.get("lp_count") or "0")
@@ -58,7 +62,7 @@ def card_from_form(form: FormData, existing: dict | None) -> dict:
         slots.append({"id": slot_id, "label": new_label, "text": new_text})
     body = _text(form, "body")
     title = _text(form, "title")
-    return {
+    card = {
         "id": existing.get("id") or _text(form, "id").lower() or slugify(title),
         "title": title,
         "category": _text(form, "category"),
@@ -71,6 +75,8 @@ def card_from_form(form: FormData, existing: dict | None) -> dict:
         "local_policy": slots,
         "body": body + "\n" if body else "",
     }
+    # A tie to the statement stays only where the NASRO text is left exactly as it was.
+    return drop_written_ties(card, existing, published)
 
 
 def preview_of(card: dict) -> dict:
@@ -169,7 +175,7 @@ async def _save(request: Request, *, new: bool) -> Response:
         existing = wc.by_id.get(request.path_params["card_id"])
         if existing is None:
             raise ApiError(404, "There is no such card in this draft.")
-        card = card_from_form(form, existing)
+        card = card_from_form(form, existing, wc.release_card(existing["id"]))
     choice = str(form.get("change_class") or "auto")
     keep = {"new": new, "choice": choice}
     if not csrf_ok(session.csrf_token, str(form.get("csrf_token") or "")):
@@ -194,7 +200,10 @@ async def _save(request: Request, *, new: bool) -> Response:
 async def preview(request: Request) -> Response:
     """POST: the rendered, sanitized card preview as an HTML fragment (for editor.js)."""
     form = await admin_post(request)
-    card = card_from_form(form, None)
+    _, user = await admin(request)
+    # Ties are kept against the published card: a draft keeps them only on its unchanged lines.
+    published = (await current(request, user)).by_id.get(str(form.get("id") or ""))
+    card = card_from_form(form, canonical_card(published) if published else None)
     response = request.app.state.templates.TemplateResponse(
         request, "views/admin/_card_preview.html", {"preview": preview_of(card)}
     )

@@ -35,7 +35,7 @@ def not_modified(etag: str, cache_control: str) -> Response:
 
 
 def card_body(card: dict, fragments: Fragments) -> dict:
-    """A card as the API serves it, with its page article and the plain text search indexes."""
+    """A card as the API serves it, with its page article and its body as plain text."""
     return {
         "id": card["id"],
         "hash": card["hash"],
@@ -95,7 +95,7 @@ async def card_by_hash(request: Request) -> Response:
 
 
 async def bundle(request: Request) -> Response:
-    """A whole release in one response (manifest, every card, the flow) for a first sync."""
+    """A whole release in one response (manifest, every card, the flow, the search index) for a first sync."""
     _, user = await signed_in(request)
     number = release_param(request)
     release = await release_for(request, user, number)
@@ -106,29 +106,25 @@ async def bundle(request: Request) -> Response:
     body = release.manifest()
     body["flow"] = release.flow
     body["card_bodies"] = [card_body(c, request.app.state.fragments) for c in release.cards]
-    body["search"] = [
-        {"id": c["id"], "title": c["title"], "tags": c["tags"], "summary": c["summary"], "text": c["text"]}
-        for c in release.cards
-    ]
+    body["search_index"] = release.index.shipped
     return JSONResponse(body, headers={"ETag": etag, "Cache-Control": cache})
 
 
 async def search(request: Request) -> Response:
-    """Cards matching ?q=, best first."""
+    """Cards for ?q=, best first, and whether any is a close match."""
     _, user = await signed_in(request)
     release = await release_for(request, user, release_param(request))
     try:
         query = check_query(request.query_params.get("q", ""))
     except BadQuery as exc:
         raise ApiError(400, str(exc), {"q": "invalid"}) from None
+    results = release.search(query)
     return JSONResponse(
         {
             "release": release.number,
             "query": query,
-            "results": [
-                {"id": c["id"], "title": c["title"], "summary": c["summary"]}
-                for c in release.search(query)
-            ],
+            "close": results.close,
+            "results": [{"id": c["id"], "title": c["title"], "summary": c["summary"]} for c in results],
         },
         headers={"Cache-Control": REVALIDATE},
     )

@@ -25,7 +25,7 @@ async def card(request: Request) -> Response:
     card_id = request.path_params["card_id"]
     item = release.by_id.get(card_id)
     article = request.app.state.fragments.article(item) if item else None
-    return page(request, "views/card.html", card_context(release, card_id, article))
+    return page(request, "views/card.html", card_context(release, card_id, article, request.app.state.fragments.passages))
 
 
 async def search(request: Request) -> Response:
@@ -43,7 +43,8 @@ async def flow(request: Request) -> Response:
     """One step of "Should I step in?": a question with answer links, or an outcome."""
     _, user = await signed_in(request)
     release = await release_for(request, user, release_param(request))
-    return page(request, "views/flow.html", flow_context(release, request.path_params.get("node")))
+    passages = request.app.state.fragments.passages
+    return page(request, "views/flow.html", flow_context(release, request.path_params.get("node"), passages))
 
 
 async def offline(request: Request) -> Response:

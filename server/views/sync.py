@@ -58,6 +58,9 @@ async def sync(request: Request) -> Response:
         card_bodies=[card_body(c, fragments) for c in lacking],
         pages=pages,
         pages_kept=pages_kept,
+        # The whole index (gzip ~13 KB): it depends on every card. null when the held release's
+        # index is the same (no searchable text changed): the phone keeps the one it has.
+        search_index=None if held and held.index.digest == current.index.digest else current.index.shipped,
     )
     return JSONResponse(body, headers=headers)
 

@@ -100,7 +100,7 @@ def test_background_sync_sends_the_ack_with_no_page_open(phone, live_server):
 async def publish_restraint_wording() -> int:
     """The next release of the demo agency, with one sentence of the restraint card reworded."""
     release = await publish_revision(
-        edits={"restraint-devices": {"body": ("your agency's restraint policy", "your agency's written restraint policy")}},
+        edits={"restraint-devices": {"body": ("your agency's policy on the appropriate use", "your agency's written policy on the appropriate use")}},
         summary="Restraint wording.",
         changes={"restraint-devices": "major"},
     )

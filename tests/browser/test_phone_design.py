@@ -19,7 +19,7 @@ PAGES = {
 THEMES = ["light", "dark"]
 TAP_TARGETS = (
     ".tabbar a, .card-link a, button, input[type=search], .answer-button, .big-button, "
-    ".brand, .restart, .link-button, .banner a, .foot a"
+    ".brand, .restart, .link-button, .banner a, .foot a, .category summary"
 )
 SMALL_TAPS = f"""() => [...document.querySelectorAll({TAP_TARGETS!r})]
     .filter((el) => el.offsetParent !== null)
@@ -33,6 +33,8 @@ SMALL_TEXT = f"""() => [...document.querySelectorAll({TEXT!r})]
     .filter(([, size]) => size < 17)"""
 SHOW_BANNER = """() => window.dispatchEvent(new CustomEvent("fieldguide:release",
     {detail: {type: "release", number: Number(document.documentElement.dataset.release) + 1}}))"""
+# Home's categories open, so their card links are checked too.
+OPEN_CATEGORIES = "() => document.querySelectorAll('main details.category').forEach((d) => { d.open = true; })"
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,7 @@ def test_no_serious_accessibility_violation(officer_page, live_server, theme):
         page.goto(live_server.url + path)
         page.wait_for_function("() => document.getElementById('status').dataset.state !== 'unknown'")
         page.evaluate(SHOW_BANNER)
+        page.evaluate(OPEN_CATEGORIES)
         results = axe.run(page)
         bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
         assert not bad, f"{name} ({theme}):\n" + results.generate_report()
@@ -69,6 +72,7 @@ def test_sizes_for_one_thumb_and_tired_eyes(officer_page, live_server, theme):
         for name, path in PAGES.items():
             page.goto(live_server.url + path)
             page.evaluate(SHOW_BANNER)
+            page.evaluate(OPEN_CATEGORIES)
             width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
             assert width[0] <= width[1], f"{name}: scrolls sideways at 320 px ({width})"
             assert page.evaluate(SMALL_TAPS) == [], name
@@ -88,6 +92,10 @@ def test_screenshots_of_home_and_a_card(officer_page, live_server, theme):
         path = screenshot(page, f"{name}-{theme}")
         assert path.stat().st_size > 10_000
         background.append(page.evaluate("() => getComputedStyle(document.body).backgroundColor"))
+        if name == "home":
+            page.click("#cat-restraint summary")
+            page.locator("#cat-restraint .card-link a").first.wait_for(state="visible")
+            screenshot(page, f"home-open-{theme}")
     expected = "rgb(255, 255, 255)" if theme == "light" else "rgb(11, 21, 38)"
     assert background == [expected, expected]
 

@@ -14,8 +14,8 @@ from .conftest import PHONE, sign_in, wait_offline_ready
 
 pytestmark = pytest.mark.browser
 
-OLD = "Follow your agency's restraint policy every time."
-NEW = "Follow your agency's written restraint policy every time, and note each use in your report."
+OLD = "Follow your agency's policy on the appropriate use of physical restraint."
+NEW = "Follow your agency's written policy on the appropriate use of physical restraint, and note each use in your report."
 TAP_TARGETS = (
     "main button, main select, main input:not([type=hidden]):not([type=checkbox]):not([type=radio]), "
     "main .choice-option, main .small-button, main .big-button, main summary, main .edit-link, main .back-link"
@@ -112,6 +112,27 @@ def test_edit_review_publish_and_the_officer_sees_what_changed(browser, live_ser
     # Screen readers hear the redline as words, not colours.
     assert "[added: " in change.locator("ins").first.text_content()
     _check_page(officer, "what changed")
+
+    # The reworded line is the agency's now: labelled in the card, and listed with its release
+    # under "Where the statement says this", offline too; the NASRO lines keep their passages.
+    officer.evaluate("window.fieldguide.sync('test')")
+    officer.wait_for_function(
+        "async () => (await self.fieldguideDb.get('meta', 'release'))?.number === 2", timeout=20_000
+    )
+    officer.context.set_offline(True)
+    try:
+        officer.goto(url + "/cards/restraint-devices")
+        line = officer.locator(".card-body li", has_text="note each use in your report")
+        assert line.locator(".agency-line").inner_text() == "Your agency's policy"
+        assert officer.locator(".card-body .agency-line").count() == 1
+        officer.click("#statement-sources summary")
+        mine = officer.locator(".source-group.is-agency li", has_text="note each use in your report")
+        assert mine.inner_text().endswith("(added in release 2)")
+        nasro = officer.locator(".source-group", has_text="Avoid restraint and seclusion to the greatest extent")
+        assert "restraint and seclusion should be avoided" in nasro.locator(".source-passage").first.inner_text()
+        _check_page(officer, "card with its statement passages")
+    finally:
+        officer.context.set_offline(False)
 
 
 async def _agency_edit_then_nasro_update() -> None:

@@ -11,8 +11,8 @@ from .conftest import sign_in, wait_offline_ready
 
 pytestmark = pytest.mark.browser
 
-OLD = "Follow your agency's restraint policy every time."
-NEW = "Follow your agency's written restraint policy every time."
+OLD = "Follow your agency's policy on the appropriate use of physical restraint."
+NEW = "Follow your agency's written policy on the appropriate use of physical restraint."
 HASHES = """async () => (await (await caches.open("fieldguide-cards-v1")).keys())
     .map((r) => new URL(r.url).pathname.split("/").pop()).sort()"""
 
