@@ -26,9 +26,22 @@ import httpx  # noqa: E402
 from asgi_lifespan import LifespanManager  # noqa: E402
 
 from server import bootstrap, db  # noqa: E402
-from server.acks import GENESIS, attestation_text, chain_content, row_hash  # noqa: E402
+from server.acknowledgments.ledger import (  # noqa: E402
+    GENESIS,
+    attestation_text,
+    chain_content,
+    row_hash,
+)
 from server.app import create_app  # noqa: E402
-from server.models import Acknowledgment, Agency, Device, Release, ReleaseCard, Role, User  # noqa: E402
+from server.models import (  # noqa: E402
+    Acknowledgment,
+    Agency,
+    Device,
+    Release,
+    ReleaseCard,
+    Role,
+    User,
+)
 from server.settings import Settings  # noqa: E402
 
 SCHOOLS = [f"School {i:02d}" for i in range(1, 41)]

@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from pywebpush import WebPusher  # noqa: E402
 
-from server import bootstrap, db, releases  # noqa: E402
+from server import bootstrap, db  # noqa: E402
+from server.guidance import releases  # noqa: E402
 from server.models import PushOutbox, PushSubscription, User  # noqa: E402
 from server.push import outbox  # noqa: E402
 from server.push.vapid import VapidSigner  # noqa: E402

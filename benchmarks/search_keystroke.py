@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from server import bootstrap, db  # noqa: E402
+from server.guidance.releases import load_release  # noqa: E402
 from server.models import Agency, Release  # noqa: E402
-from server.releases import load_release  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from tests.browser.conftest import (  # noqa: E402
     CHROMIUM,

@@ -20,10 +20,10 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from server.content import load_content  # noqa: E402
-from server.lexicon import check_lexicon, load_lexicon, weak_terms  # noqa: E402
-from server.search import rank  # noqa: E402
-from server.search_index import build_index  # noqa: E402
+from server.guidance.content import load_content  # noqa: E402
+from server.guidance.lexicon import check_lexicon, load_lexicon, weak_terms  # noqa: E402
+from server.guidance.search import rank  # noqa: E402
+from server.guidance.search_index import build_index  # noqa: E402
 
 EVAL_FILE = ROOT / "tests" / "search_eval.yaml"
 

@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from server import bootstrap, db  # noqa: E402
-from server.content import canonical_card  # noqa: E402
+from server.guidance.content import canonical_card  # noqa: E402
+from server.guidance.releases import load_release, publish_release  # noqa: E402
 from server.models import Agency, Release  # noqa: E402
-from server.releases import load_release, publish_release  # noqa: E402
 from server.settings import Settings  # noqa: E402
 
 STATIC_ENV = "BENCH_STATIC_DIR"

@@ -9,17 +9,17 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 
-from . import db
-from .errors import NotSignedIn, http_error, not_signed_in, server_error
-from .fragments import Fragments
-from .middleware import BodyLimit, SecurityHeaders
-from .openapi import openapi_schema
-from .provenance import load_passages
-from .push.runtime import push_runtime
-from .releases import ReleaseCache
-from .resources import Assets, make_templates
-from .routes import routes
-from .settings import Settings
+from server import db
+from server.guidance.provenance import load_passages
+from server.guidance.releases import ReleaseCache
+from server.push.runtime import push_runtime
+from server.settings import Settings
+from server.web.errors import NotSignedIn, http_error, not_signed_in, server_error
+from server.web.fragments import Fragments
+from server.web.middleware import BodyLimit, SecurityHeaders
+from server.web.openapi import openapi_schema
+from server.web.resources import Assets, make_templates
+from server.web.routes import routes
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from tortoise.transactions import in_transaction
 
-from . import db
-from .auth import hash_password
-from .content import content_hash, load_content
-from .models import Agency, BaseCard, Role, User
-from .releases import publish_release, sync_base_content
-from .settings import Settings
+from server import db
+from server.guidance.content import content_hash, load_content
+from server.guidance.releases import publish_release, sync_base_content
+from server.models import Agency, BaseCard, Role, User
+from server.people.auth import hash_password
+from server.settings import Settings
 
 DEMO_PASSWORD = "fieldguide-demo"
 DEMO_AGENCY = ("demo", "Demo Police Department")

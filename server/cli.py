@@ -7,10 +7,16 @@ import asyncio
 import getpass
 import sys
 
-from . import accounts, audit, bootstrap, db
-from .content import ContentInvalid, load_content, longest_flow_path, tie_counts
-from .models import Agency, Role, User
-from .settings import Settings
+from server import bootstrap, db
+from server.guidance.content import (
+    ContentInvalid,
+    load_content,
+    longest_flow_path,
+    tie_counts,
+)
+from server.models import Agency, Role, User
+from server.people import accounts, audit
+from server.settings import Settings
 
 
 def _run(coro):
@@ -26,7 +32,7 @@ def _run(coro):
 def cmd_serve(args, settings: Settings) -> int:
     import uvicorn
 
-    from .app import create_app
+    from server.app import create_app
 
     try:
         prepared = _run(bootstrap.prepare(settings, demo=not args.no_demo))
@@ -201,7 +207,7 @@ BASE_URL_HELP = (
 
 
 def cmd_push_worker(args, settings: Settings) -> int:
-    from .push.worker import run_standalone
+    from server.push.worker import run_standalone
 
     counts = asyncio.run(run_standalone(settings, until_empty=args.until_empty))
     print("Push worker stopped: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".")
@@ -209,7 +215,7 @@ def cmd_push_worker(args, settings: Settings) -> int:
 
 
 def cmd_ledger_verify(args, settings: Settings) -> int:
-    from .acks import verify_agency
+    from server.acknowledgments.ledger import verify_agency
 
     async def go():
         await db.open_db(settings)

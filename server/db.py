@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from tortoise import Tortoise, connections
-from tortoise.transactions import in_transaction
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.executor import MigrationExecutor
+from tortoise.transactions import in_transaction
 
-from .settings import Settings
+from server.settings import Settings
 
 APP_LABEL = "models"
 

@@ -7,9 +7,9 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from server.content import canonical_card
+from server.guidance.content import canonical_card
+from server.guidance.releases import latest_release, load_release
 from server.models import Agency, Draft, Release
-from server.releases import latest_release, load_release
 
 from .conftest import csrf_of, sign_in
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from server.content import canonical_card
+from server.guidance.content import canonical_card
+from server.guidance.releases import load_release, publish_release
 from server.models import Agency, Release
-from server.releases import load_release, publish_release
 
 
 async def publish_revision(

@@ -21,14 +21,23 @@ import pytest_asyncio
 from asgi_lifespan import LifespanManager
 from tortoise import Tortoise
 
-from server import accounts, audit, bootstrap, db
-from server.acks import record_ack
+from server import bootstrap, db
+from server.acknowledgments.ledger import record_ack
 from server.app import create_app
-from server.auth import SESSION_COOKIE, start_session
-from server.content import canonical_card
-from server.drafts import start_draft
-from server.models import Agency, BaseCard, PushSubscription, Release, ReleaseCard, Role, User
-from server.releases import load_release, publish_release, store_card
+from server.guidance.content import canonical_card
+from server.guidance.drafts import start_draft
+from server.guidance.releases import load_release, publish_release, store_card
+from server.models import (
+    Agency,
+    BaseCard,
+    PushSubscription,
+    Release,
+    ReleaseCard,
+    Role,
+    User,
+)
+from server.people import accounts, audit
+from server.people.auth import SESSION_COOKIE, start_session
 from server.settings import Settings
 
 from .conftest import TEMPLATE_DB

@@ -15,8 +15,8 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from server.app import create_app
-from server.auth import now
 from server.models import AuditEntry, Invitation, Session, User
+from server.people.auth import now
 from server.settings import ROOT, Settings
 
 from .conftest import csrf_of, sign_in
@@ -314,7 +314,7 @@ def test_audit_entries_are_only_ever_created():
     assert statements, "the audit log is written somewhere"
     for line in statements:
         assert not re.search(r"\.(update|delete|bulk_update|save|select_for_update)\(", line), line
-    audit_src = (ROOT / "server" / "audit.py").read_text()
+    audit_src = (ROOT / "server" / "people" / "audit.py").read_text()
     assert "AuditEntry.create(" in audit_src and ".delete(" not in audit_src and ".update(" not in audit_src
 
 

@@ -6,11 +6,17 @@ import asyncio
 import uuid
 from datetime import datetime, timezone
 
-from server.acks import GENESIS, chain_content, record_ack, row_hash, verify_agency
-from server.auth import now
-from server.dashboard import release_statuses
+from server.acknowledgments.dashboard import release_statuses
+from server.acknowledgments.ledger import (
+    GENESIS,
+    chain_content,
+    record_ack,
+    row_hash,
+    verify_agency,
+)
+from server.guidance.releases import load_release
 from server.models import Acknowledgment, Agency, AuditEntry, Release, User
-from server.releases import load_release
+from server.people.auth import now
 
 from .ack_helpers import ack_form, client_as, csrf, post_ack, publish
 from .conftest import csrf_of

@@ -8,12 +8,17 @@ import uuid
 from asgi_lifespan import LifespanManager
 
 from server import bootstrap, db
-from server.acks import record_ack, verify_agency
+from server.acknowledgments.dashboard import (
+    officer_history,
+    officer_rows,
+    release_status,
+    release_statuses,
+)
+from server.acknowledgments.ledger import record_ack, verify_agency
 from server.app import create_app
-from server.auth import now
-from server.dashboard import officer_history, officer_rows, release_status, release_statuses
+from server.guidance.releases import load_release
 from server.models import Acknowledgment, Agency, Release, User
-from server.releases import load_release
+from server.people.auth import now
 
 from .ack_helpers import client_as, csrf, post_ack, publish
 from .test_postgres import pg_settings  # noqa: F401

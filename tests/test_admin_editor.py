@@ -6,10 +6,18 @@ import pytest
 from markupsafe import escape
 
 from server import bootstrap
-from server.change_class import suggest_change_class
+from server.guidance.change_class import suggest_change_class
 from server.models import Draft, DraftCard, Role
 
-from .revision_helpers import card_form, client_as, current_card, edit_body, save_card, start_draft, token
+from .revision_helpers import (
+    card_form,
+    client_as,
+    current_card,
+    edit_body,
+    save_card,
+    start_draft,
+    token,
+)
 
 
 def _kept(text: str, page: str) -> bool:
@@ -183,7 +191,7 @@ async def test_only_admins_of_the_agency_reach_the_admin_pages(app, settings):
 
 
 async def test_checkboxes_in_page_order_do_not_reorder_an_untouched_card(app, settings):
-    from server.drafts import load_sources
+    from server.guidance.drafts import load_sources
 
     headings = [s["heading"] for s in load_sources(settings.content_dir)["sections"]]
     async with client_as(app, "admin@demo.test") as admin:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from server.content import content_hash, load_content
+from server.guidance.content import content_hash, load_content
 from server.settings import ROOT
 
 

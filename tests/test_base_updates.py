@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from markupsafe import escape
 
-from server.content import content_hash, load_content
+from server.guidance.content import content_hash, load_content
+from server.guidance.releases import sync_base_content
 from server.models import BaseCard, Draft, DraftCard, ReleaseCard
-from server.releases import sync_base_content
 from server.settings import ROOT
 
 from .revision_helpers import (
-    DRAFT_URL, client_as, current_card, edit_body, post, review_and_publish, save_card, start_draft, step,
+    DRAFT_URL,
+    client_as,
+    current_card,
+    edit_body,
+    post,
+    review_and_publish,
+    save_card,
+    start_draft,
+    step,
 )
 
 POLICY = "Call the on-duty crisis counselor at extension 4400."

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from server.content import MAX_BODY_WORDS, MAX_FLOW_TAPS, ContentInvalid, load_content, word_count
+from server.guidance.content import (
+    MAX_BODY_WORDS,
+    MAX_FLOW_TAPS,
+    ContentInvalid,
+    load_content,
+    word_count,
+)
 from server.settings import ROOT
 
 CONTENT = ROOT / "content"
@@ -94,7 +100,7 @@ def test_special_needs_is_asked_before_every_police_action_outcome():
 
 
 def test_every_flow_outcome_rests_on_statement_passages_and_shows_local_policy():
-    from server.provenance import reading_lines
+    from server.guidance.provenance import reading_lines
 
     content = load_content(CONTENT)
     passages = content.passages
@@ -138,7 +144,7 @@ def test_flow_gets_the_key_situations_right():
 
 def test_restraint_wording_keeps_the_statements_conditions():
     """No base line or outcome turns the restraint passage into an absolute rule."""
-    from server.provenance import reading_lines, strip_ties
+    from server.guidance.provenance import reading_lines, strip_ties
 
     content = load_content(CONTENT)
     texts = [c["summary"] for c in content.cards]
@@ -268,7 +274,7 @@ def test_content_check_command_reports_errors_and_fails(broken):
 
 
 def test_the_checks_run_on_one_card_dict():
-    from server.content import check_card, source_headings
+    from server.guidance.content import check_card, source_headings
 
     content = load_content(CONTENT)
     ids = {c["id"] for c in content.cards}
@@ -298,7 +304,7 @@ def test_the_checks_run_on_one_card_dict():
 
 
 def test_every_passage_is_in_the_shipped_statement_word_for_word():
-    from server.provenance import check_sources, normalize
+    from server.guidance.provenance import check_sources, normalize
 
     content = load_content(CONTENT)
     statement = (CONTENT / "statement.txt").read_text()

@@ -19,10 +19,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from server import bootstrap
-from server.acks import record_ack
-from server.dashboard import officer_history, officer_rows, release_status, release_statuses
+from server.acknowledgments.dashboard import (
+    officer_history,
+    officer_rows,
+    release_status,
+    release_statuses,
+)
+from server.acknowledgments.ledger import record_ack
+from server.guidance.releases import load_release
 from server.models import Device, Release, Role, User
-from server.releases import load_release
 
 from .ack_helpers import client_as, publish
 
@@ -33,7 +38,7 @@ LATER = T0 + 120 * DAY
 
 async def ack_at(monkeypatch, user: User, release: Release, moment: datetime):
     """Record an acknowledgment as if the server received it at `moment`."""
-    monkeypatch.setattr("server.acks.now", lambda: moment)
+    monkeypatch.setattr("server.acknowledgments.ledger.now", lambda: moment)
     await record_ack(user, await load_release(release), str(uuid.uuid4()), [])
 
 

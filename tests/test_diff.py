@@ -1,10 +1,25 @@
 """Word-level diffs on hand-written cases."""
 
-from server.diff import compare_cards, compare_releases, new_side, old_side, readable, word_diff
+from server.guidance.diff import (
+    compare_cards,
+    compare_releases,
+    new_side,
+    old_side,
+    readable,
+    word_diff,
+)
+from server.guidance.releases import load_release
 from server.models import Agency, Release, ReleaseCard
-from server.releases import load_release
 
-from .revision_helpers import client_as, current_card, edit_body, post, review_and_publish, save_card, start_draft
+from .revision_helpers import (
+    client_as,
+    current_card,
+    edit_body,
+    post,
+    review_and_publish,
+    save_card,
+    start_draft,
+)
 
 
 def test_a_changed_word_is_one_deletion_and_one_insertion():

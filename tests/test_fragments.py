@@ -6,8 +6,14 @@ import re
 
 from markupsafe import escape
 
-from server.fragments import ARTICLE_MARK, ETAG_MARK, MAIN_MARK, RELEASE_MARK, TITLE_MARK
 from server.models import Agency
+from server.web.fragments import (
+    ARTICLE_MARK,
+    ETAG_MARK,
+    MAIN_MARK,
+    RELEASE_MARK,
+    TITLE_MARK,
+)
 
 from .ack_helpers import client_as, csrf, post_ack
 from .revisions import publish_revision

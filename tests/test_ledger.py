@@ -14,7 +14,12 @@ import zipfile
 
 import pytest
 
-from server.acks import GENESIS, chain_content, row_hash, verify_agency
+from server.acknowledgments.ledger import (
+    GENESIS,
+    chain_content,
+    row_hash,
+    verify_agency,
+)
 from server.models import Acknowledgment, Agency
 from server.settings import ROOT
 

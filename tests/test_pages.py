@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from server.content import load_content
+from server.guidance.content import load_content
 from server.settings import ROOT
 
 from .conftest import csrf_of, sign_in

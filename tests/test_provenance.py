@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.provenance import (
+from server.guidance.provenance import (
     AGENCY_MARK,
     card_sources,
     drop_written_ties,
@@ -11,7 +11,7 @@ from server.provenance import (
     release_origins,
     split_tie,
 )
-from server.rendering import plain_text, render_card_body, render_markdown
+from server.guidance.rendering import plain_text, render_card_body, render_markdown
 
 SOURCES = {
     "sections": [

@@ -5,16 +5,34 @@ from __future__ import annotations
 import pytest
 from markupsafe import escape
 
-from server import releases, review
-from server.content import content_hash
-from server.drafts import get_draft, working_copy
-from server.models import Agency, AuditEntry, CardVersion, Draft, DraftStatus, Release, ReleaseCard, User
-from server.provenance import drop_written_ties
-from server.releases import latest_release, load_release
+from server.guidance import releases, review
+from server.guidance.content import content_hash
+from server.guidance.drafts import get_draft, working_copy
+from server.guidance.provenance import drop_written_ties
+from server.guidance.releases import latest_release, load_release
+from server.models import (
+    Agency,
+    AuditEntry,
+    CardVersion,
+    Draft,
+    DraftStatus,
+    Release,
+    ReleaseCard,
+    User,
+)
 
 from .revision_helpers import (
-    DRAFT_URL, client_as, current_card, edit_body, post, review_and_publish, save_card, set_summary, start_draft,
-    step, token,
+    DRAFT_URL,
+    client_as,
+    current_card,
+    edit_body,
+    post,
+    review_and_publish,
+    save_card,
+    set_summary,
+    start_draft,
+    step,
+    token,
 )
 from .revisions import publish_revision
 

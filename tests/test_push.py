@@ -11,11 +11,18 @@ import time
 
 import pytest
 
-from server import releases
+from server.guidance import releases
 from server.models import Agency, PushOutbox, PushSubscription, Release, Role, User
 from server.push import outbox
 from server.push.sender import backoff, parse_retry_after
-from server.push.vapid import KEY_FILE, VapidError, VapidSigner, b64url, b64url_decode, check_subject
+from server.push.vapid import (
+    KEY_FILE,
+    VapidError,
+    VapidSigner,
+    b64url,
+    b64url_decode,
+    check_subject,
+)
 
 from .conftest import sign_in
 from .push_service import PushService

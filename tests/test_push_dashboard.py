@@ -7,9 +7,9 @@ import re
 import uuid
 
 from server import bootstrap
-from server.acks import record_ack
+from server.acknowledgments.ledger import record_ack
+from server.guidance.releases import load_release
 from server.models import AuditEntry, PushOutbox, PushSubscription, Role, User
-from server.releases import load_release
 
 from .ack_helpers import client_as
 from .conftest import csrf_of

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from server import bootstrap, db, releases
+from server import bootstrap, db
+from server.guidance import releases
 from server.models import PushOutbox, PushSubscription, User
 from server.push import outbox
 from server.push.outbox import enqueue_release_notices

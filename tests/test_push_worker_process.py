@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from server import db, releases
+from server import db
+from server.guidance import releases
 from server.models import PushOutbox, PushSubscription, User
 from server.push.outbox import enqueue_release_notices
 from server.push.vapid import VapidSigner

@@ -1,7 +1,7 @@
 """Markdown becomes safe HTML."""
 
-from server.content import load_content
-from server.rendering import render_markdown
+from server.guidance.content import load_content
+from server.guidance.rendering import render_markdown
 from server.settings import ROOT
 
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 from server.models import Agency, AuditEntry, Draft, DraftStatus, Release, User
 
 from .revision_helpers import (
-    DRAFT_URL, client_as, current_card, edit_body, save_card,
-    review_and_publish, set_summary, start_draft, step,
+    DRAFT_URL,
+    client_as,
+    current_card,
+    edit_body,
+    review_and_publish,
+    save_card,
+    set_summary,
+    start_draft,
+    step,
 )
 
 TEACHER_OLD = "Check how your MOU defines your teacher role."

@@ -7,11 +7,16 @@ from datetime import datetime, timezone
 
 import pytest
 
-from server.content import load_content
-from server.lexicon import app_lexicon, check_lexicon, parse_lexicon, weak_terms
-from server.releases import ReleaseView
-from server.search import CLOSEST_SHOWN, BadQuery, check_query, rank, tokens
-from server.search_index import build_index
+from server.guidance.content import load_content
+from server.guidance.lexicon import (
+    app_lexicon,
+    check_lexicon,
+    parse_lexicon,
+    weak_terms,
+)
+from server.guidance.releases import ReleaseView
+from server.guidance.search import CLOSEST_SHOWN, BadQuery, check_query, rank, tokens
+from server.guidance.search_index import build_index
 from server.settings import ROOT
 
 LEXICON = parse_lexicon(
@@ -135,8 +140,8 @@ def test_the_index_is_deterministic_and_follows_the_lexicon():
 def test_every_server_process_builds_the_same_index():
     # Several server processes answer one agency: their ETags must agree whatever the hash seed.
     script = (
-        "from server.content import load_content; from server.lexicon import app_lexicon;"
-        "from server.search_index import build_index; from server.settings import ROOT;"
+        "from server.guidance.content import load_content; from server.guidance.lexicon import app_lexicon;"
+        "from server.guidance.search_index import build_index; from server.settings import ROOT;"
         "print(build_index(load_content(ROOT / 'content', strict=False).cards, app_lexicon()).digest)"
     )
     digests = {

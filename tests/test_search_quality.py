@@ -6,10 +6,10 @@ prints the rates and every miss.
 
 import yaml
 
-from server.content import load_content
-from server.lexicon import app_lexicon
-from server.search import rank
-from server.search_index import build_index
+from server.guidance.content import load_content
+from server.guidance.lexicon import app_lexicon
+from server.guidance.search import rank
+from server.guidance.search_index import build_index
 from server.settings import ROOT
 
 TOP3_FLOOR = 0.90

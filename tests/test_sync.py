@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from server import bootstrap
+from server.guidance.releases import load_release
 from server.models import Device, Release, ReleaseCard, User
-from server.releases import load_release
 
 from .revisions import publish_revision
 
@@ -226,7 +226,7 @@ async def test_checks_every_few_minutes_write_the_device_at_most_once_a_minute(o
 
 
 async def test_an_upgrade_that_changes_the_templates_makes_devices_resync(officer, monkeypatch):
-    from server import releases
+    from server.guidance import releases
 
     first = await officer.get("/api/v1/sync")
     held = first.headers["etag"]

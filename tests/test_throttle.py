@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import httpx
 
-from server.auth import now
 from server.models import LoginAttempt
-from server.throttle import PER_ACCOUNT, PER_ADDRESS, WINDOW
+from server.people.auth import now
+from server.people.throttle import PER_ACCOUNT, PER_ADDRESS, WINDOW
 
 from .conftest import sign_in
 

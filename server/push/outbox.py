@@ -10,9 +10,16 @@ from tortoise import connections
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from ..auth import now
-from ..db import within
-from ..models import Agency, PushOutbox, PushSubscription, Release, ReleaseCard, User
+from server.db import within
+from server.models import (
+    Agency,
+    PushOutbox,
+    PushSubscription,
+    Release,
+    ReleaseCard,
+    User,
+)
+from server.people.auth import now
 
 # Every notice of an app shares one Topic, so a push service keeps only the newest undelivered
 # one per device (and a notice sent twice after a crash replaces itself rather than stacking).

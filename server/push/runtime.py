@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from ..releases import on_publish
-from ..settings import Settings
-from .outbox import enqueue_release_notices
-from .vapid import VapidSigner
-from .worker import PushWorker
+from server.guidance.releases import on_publish
+from server.push.outbox import enqueue_release_notices
+from server.push.vapid import VapidSigner
+from server.push.worker import PushWorker
+from server.settings import Settings
 
 
 @asynccontextmanager

@@ -11,7 +11,7 @@ from email.utils import parsedate_to_datetime
 import aiohttp
 from pywebpush import WebPushException, webpush_async
 
-from .vapid import VapidSigner
+from server.push.vapid import VapidSigner
 
 MAX_BACKOFF = 3600.0
 REASON_CHARS = 300

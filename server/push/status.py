@@ -9,7 +9,7 @@ from datetime import datetime
 
 from tortoise.functions import Max
 
-from ..models import PushOutbox, PushSubscription
+from server.models import PushOutbox, PushSubscription
 
 _BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("CriOS/", "Chrome"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
 _SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("Windows", "Windows"), ("Mac OS X", "Mac"), ("Linux", "Linux"))

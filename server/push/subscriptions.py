@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..models import PushOutbox, PushSubscription, User
-from ..settings import Settings
-from .vapid import b64url_decode
+from server.models import PushOutbox, PushSubscription, User
+from server.push.vapid import b64url_decode
+from server.settings import Settings
 
 # The browsers' own push services (a host or any host under it). Anything else would let a
 # signed-in user make the server POST to an address of their choosing.

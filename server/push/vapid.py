@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 
-from ..settings import Settings
+from server.settings import Settings
 
 KEY_FILE = "vapid_private_key.pem"
 # A signed header stays valid for TOKEN_LIFETIME; push services refuse an exp over 24 h ahead.

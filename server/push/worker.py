@@ -7,13 +7,13 @@ import logging
 import signal
 from datetime import timedelta
 
-from .. import db
-from ..auth import now
-from ..settings import Settings
-from . import outbox
-from .outbox import Claimed, Settled
-from .sender import REASON_CHARS, Sender, retry_time
-from .vapid import VapidSigner
+from server import db
+from server.people.auth import now
+from server.push import outbox
+from server.push.outbox import Claimed, Settled
+from server.push.sender import REASON_CHARS, Sender, retry_time
+from server.push.vapid import VapidSigner
+from server.settings import Settings
 
 log = logging.getLogger("fieldguide.push")
 SETTLE_AFTER = 0.1  # seconds an outcome may wait to be written with others

@@ -10,7 +10,13 @@ import pytest
 from server.models import Acknowledgment, User
 
 from ..revisions import publish_revision
-from .conftest import screenshot, sign_in, until, wait_offline_ready, worker_registration
+from .conftest import (
+    screenshot,
+    sign_in,
+    until,
+    wait_offline_ready,
+    worker_registration,
+)
 
 pytestmark = pytest.mark.browser
 

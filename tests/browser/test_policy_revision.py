@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from server.content import load_content
-from server.releases import sync_base_content
+from server.guidance.content import load_content
+from server.guidance.releases import sync_base_content
 from server.settings import ROOT
 
 from ..revisions import publish_revision

@@ -18,7 +18,7 @@ import shutil
 
 import pytest
 
-from server import releases
+from server.guidance import releases
 from server.models import PushSubscription
 from server.push.outbox import enqueue_release_notices
 from server.push.vapid import VapidSigner, b64url_decode
@@ -27,7 +27,14 @@ from server.settings import Settings
 from ..conftest import TEMPLATE_DB
 from ..push_service import PushService
 from ..test_push import publish_next
-from .conftest import PHONE, sign_in, start_server, until, wait_offline_ready, worker_registration
+from .conftest import (
+    PHONE,
+    sign_in,
+    start_server,
+    until,
+    wait_offline_ready,
+    worker_registration,
+)
 
 pytestmark = pytest.mark.browser
 

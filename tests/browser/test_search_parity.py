@@ -2,16 +2,16 @@
 
 The phone ranks with the index saved with its release; the server with the index of its
 release view. Both must be the same index, and the two lookup-and-sum codes (search.js and
-server/search.py) must give the same cards, scores and "close" verdict for every query.
+server/guidance/search.py) must give the same cards, scores and "close" verdict for every query.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from server.guidance.releases import load_release
+from server.guidance.search import BadQuery, check_query, prepare, rank
 from server.models import Release
-from server.releases import load_release
-from server.search import BadQuery, check_query, prepare, rank
 
 from ..revisions import publish_revision
 from .conftest import sign_in, wait_offline_ready

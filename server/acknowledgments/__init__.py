@@ -1,0 +1,1 @@
+"""Acknowledgments: the hash-chained ledger, device sync records, the supervisor's dashboard and evidence."""

@@ -1,0 +1,123 @@
+"""Delta sync: what a device says it holds, what it lacks, and each device's last sync.
+
+The protocol is described in docs/sync.md. The server trusts a device's claim only when
+it names a release of the device's own agency exactly (the release's strong ETag, or its
+number); anything else gets the whole release, so a wrong claim costs bytes, never
+correctness. A device still checks every card hash of the manifest it receives.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tortoise.exceptions import IntegrityError
+
+from server.guidance.releases import ReleaseCache, ReleaseView
+from server.models import Device, Release, User
+from server.people.auth import now
+
+HELD_ETAG = re.compile(r'"r([1-9][0-9]{0,8})-([0-9a-f]{20})"')
+DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+DEVICE_HEADER = "fieldguide-device"
+RECORD_EVERY = timedelta(minutes=1)
+CHECKED_HEADER = "Fieldguide-Checked-At"
+
+
+class BadSyncRequest(ValueError):
+    """A sync request whose parameters cannot be used; the message says which."""
+
+    def __init__(self, message: str, details: dict):
+        super().__init__(message)
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a device says it holds: a release number, and that release's ETag when it sent one."""
+
+    number: int
+    etag: str | None = None
+
+
+def parse_claim(if_none_match: str | None, have: str | None) -> Claim | None:
+    """The device's claim from If-None-Match (preferred) or ?have=N; None when it holds nothing."""
+    for candidate in (if_none_match or "").split(","):
+        match = HELD_ETAG.fullmatch(candidate.strip().removeprefix("W/"))
+        if match:
+            return Claim(int(match.group(1)), match.group(0))
+    if have is None or have in ("", "0"):
+        return None
+    if not have.isdigit() or not 0 < int(have) < 10**9:
+        raise BadSyncRequest("have must be the release number the device holds.", {"have": have})
+    return Claim(int(have))
+
+
+def parse_device_id(raw: str | None) -> str | None:
+    """The client-made device id, or None when not sent; BadSyncRequest when malformed."""
+    if raw is None:
+        return None
+    if not DEVICE_ID.match(raw):
+        raise BadSyncRequest(
+            "The device id is 8 to 64 letters, digits, '-' or '_'.", {DEVICE_HEADER: raw[:80]}
+        )
+    return raw
+
+
+async def held_release(
+    claim: Claim | None, current: ReleaseView, agency_id: int, releases: ReleaseCache
+) -> ReleaseView | None:
+    """The release of this agency the device really holds, or None when the claim does not match one."""
+    if claim is None:
+        return None
+    if claim.number == current.number:
+        held = current
+    else:
+        row = await Release.get_or_none(agency_id=agency_id, number=claim.number)
+        if row is None:
+            return None
+        held = await releases.get(row)
+    if claim.etag is not None and claim.etag != held.etag:
+        return None
+    return held
+
+
+def delta(current: ReleaseView, held: ReleaseView | None) -> tuple[list[dict], list[str]]:
+    """(cards of the current release whose hash the device lacks, ids of cards it must drop)."""
+    if held is None:
+        return list(current.cards), []
+    have = {c["hash"] for c in held.cards}
+    lacking = [c for c in current.cards if c["hash"] not in have]
+    retired = [c["id"] for c in held.cards if c["id"] not in current.by_id]
+    return lacking, retired
+
+
+def page_delta(current: dict[str, dict], held: dict[str, dict] | None) -> tuple[dict[str, dict], list[str]]:
+    """(pages the device must be sent, paths of pages it keeps from the release it holds)."""
+    if held is None:
+        return current, []
+    kept = [path for path, page in current.items() if held.get(path) == page]
+    return {path: page for path, page in current.items() if held.get(path) != page}, kept
+
+
+async def record_sync(user: User, device_id: str, user_agent: str, release_number: int | None) -> None:
+    """Remember when a device last synced and which release it holds.
+
+    A device checks every few minutes: within RECORD_EVERY of its last record, with the same
+    release and browser, nothing is written, so the common check only reads.
+    """
+    moment = now()
+    fields = {"user_agent": user_agent[:300], "release_number": release_number, "last_sync_at": moment}
+    device = await Device.get_or_none(user_id=user.id, device_id=device_id)
+    if device is None:
+        try:
+            await Device.create(user_id=user.id, device_id=device_id, **fields)
+            return
+        except IntegrityError:
+            # Two first syncs of one device raced: the other one created the row.
+            device = await Device.get(user_id=user.id, device_id=device_id)
+    fresh = device.last_sync_at is not None and moment - device.last_sync_at < RECORD_EVERY
+    if fresh and device.release_number == release_number and device.user_agent == fields["user_agent"]:
+        return
+    await Device.filter(id=device.id).update(**fields)

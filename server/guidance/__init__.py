@@ -1,0 +1,1 @@
+"""Guidance: content/ loading and checks, provenance, releases, drafts and review, base updates, diff, search."""

@@ -1,0 +1,1 @@
+"""People: accounts, passwords and sessions, sign-in throttling, the audit log."""

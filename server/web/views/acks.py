@@ -1,0 +1,189 @@
+"""Acknowledging a release: the panel on the changes page, the form POST, the JSON API, the wording."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from server.acknowledgments.ledger import (
+    DEFAULT_ATTESTATION,
+    ack_body,
+    ack_for,
+    acks_of,
+    attestation_template,
+    attestation_text,
+    check_attestation,
+    new_uuid,
+    parse_device_time,
+    record_ack,
+)
+from server.guidance.releases import ReleaseView, latest_release
+from server.models import Agency, Role
+from server.people import audit
+from server.web.errors import ApiError
+from server.web.views.common import page, release_for, require_csrf, signed_in
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def shown_hashes(release: ReleaseView, changes: list, first: bool) -> list[str]:
+    """Hashes of the cards the changes page shows: the added and changed ones (all, for a first release)."""
+    if first:
+        return sorted({c["hash"] for c in release.cards})
+    return sorted({release.by_id[c.card_id]["hash"] for c in changes if c.card_id in release.by_id})
+
+
+async def ack_panel(user, release: ReleaseView, hashes: list[str]) -> dict:
+    """What the acknowledgment panel of the changes page needs (template partials/_ack.html)."""
+    agency = await Agency.get(id=user.agency_id)
+    current = await latest_release(user.agency_id)
+    ack = await ack_for(user, release.id)
+    return {
+        "required": release.requires_ack,
+        "done": ack,
+        "uuid": new_uuid(),
+        "card_hashes": " ".join(hashes),
+        "attestation": attestation_text(agency, release.number),
+        "current_number": current.number if current else release.number,
+    }
+
+
+def device_ack_panel(release: ReleaseView, hashes: list[str], attestation: str) -> dict:
+    """The panel as a device keeps it for offline use: one for all officers, so no one's state in it.
+
+    No uuid and no CSRF token either: pwa/static/ack-queue.js fills them on the device and
+    shows the officer's own state from the acknowledgments it holds.
+    """
+    return {
+        "required": release.requires_ack,
+        "done": None,
+        "uuid": "",
+        "card_hashes": " ".join(hashes),
+        "attestation": attestation,
+        "current_number": release.number,
+    }
+
+
+def _release_number(raw) -> int:
+    if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit())):
+        raise ApiError(400, "release must be a release number.", {"release": "invalid"})
+    number = int(raw)
+    if not 0 < number < 10**9:
+        raise ApiError(400, "release must be a release number.", {"release": "invalid"})
+    return number
+
+
+async def acknowledge(request: Request) -> Response:
+    """POST /acks: the acknowledgment form without JavaScript; back to the release's changes page."""
+    form = await require_csrf(request)
+    _, user = await signed_in(request)
+    number = _release_number(form.get("release", ""))
+    if form.get("attest") != "yes":
+        raise ApiError(400, "Tick the box to confirm the sentence, then press Acknowledge.")
+    release = await release_for(request, user, number)
+    shown = form.get("attestation")
+    await record_ack(
+        user,
+        release,
+        str(form.get("uuid", "")),
+        str(form.get("card_hashes", "")).split(),
+        attestation=str(shown) if shown is not None else None,
+    )
+    return RedirectResponse(f"/releases/{number}/changes#ack", status_code=303)
+
+
+async def api_record(request: Request) -> Response:
+    """POST /api/v1/acks: record an acknowledgment once; 201 when new, 200 with the existing one."""
+    await require_csrf(request)
+    _, user = await signed_in(request)
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "The body must be a JSON object.") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "The body must be a JSON object.")
+    release = await release_for(request, user, _release_number(body.get("release")))
+    recorded = await record_ack(
+        user,
+        release,
+        body.get("uuid"),
+        body.get("card_hashes", []),
+        parse_device_time(body.get("device_time")),
+        body.get("device_id"),
+        body.get("attestation"),
+    )
+    return JSONResponse(
+        ack_body(recorded.ack, release.number),
+        status_code=201 if recorded.created else 200,
+        headers=NO_STORE,
+    )
+
+
+async def api_list(request: Request) -> Response:
+    """GET /api/v1/acks: the signed-in user's own acknowledgments."""
+    _, user = await signed_in(request)
+    return JSONResponse({"acks": await acks_of(user)}, headers=NO_STORE)
+
+
+def _attestation_page(request: Request, agency: Agency, number: int, text: str, error=None, saved=False, status=200):
+    return page(
+        request,
+        "views/attestation.html",
+        {
+            "text": text,
+            "default": DEFAULT_ATTESTATION,
+            "example": text.replace("{release}", str(number)) if text else "",
+            "number": number,
+            "error": error,
+            "saved": saved,
+            "custom": agency.attestation is not None,
+        },
+        status_code=status,
+    )
+
+
+async def attestation_form(request: Request) -> Response:
+    """GET /admin/attestation: the sentence officers attest to (admins)."""
+    _, user = await signed_in(request, {Role.ADMIN})
+    agency = await Agency.get(id=user.agency_id)
+    current = await latest_release(user.agency_id)
+    return _attestation_page(
+        request,
+        agency,
+        current.number if current else 1,
+        attestation_template(agency),
+        saved=request.query_params.get("saved") == "1",
+    )
+
+
+async def attestation_save(request: Request) -> Response:
+    """POST /admin/attestation: change the wording (an empty field restores the default)."""
+    form = await require_csrf(request, roles={Role.ADMIN})
+    _, user = await signed_in(request)
+    agency = await Agency.get(id=user.agency_id)
+    current = await latest_release(user.agency_id)
+    number = current.number if current else 1
+    raw = str(form.get("attestation", ""))
+    if form.get("reset") == "yes" or not raw.strip():
+        new = None
+    else:
+        try:
+            new = check_attestation(raw)
+        except ValueError as exc:
+            return _attestation_page(request, agency, number, raw, error=str(exc), status=400)
+        if new == DEFAULT_ATTESTATION:
+            new = None
+    before = agency.attestation
+    if new != before:
+        agency.attestation = new
+        await agency.save(update_fields=["attestation"])
+        await audit.record(
+            agency,
+            user,
+            "attestation.update",
+            "attestation",
+            details={"before": before or DEFAULT_ATTESTATION, "after": new or DEFAULT_ATTESTATION},
+        )
+    return RedirectResponse("/admin/attestation?saved=1", status_code=303)

@@ -1,0 +1,182 @@
+"""/admin/users: an admin lists, invites, edits, deactivates and reactivates the agency's people."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from server.models import Invitation, Role, User
+from server.people import accounts
+from server.people.auth import now
+from server.web.errors import ApiError
+from server.web.views.common import page, require_csrf, signed_in
+
+ADMIN = {Role.ADMIN}
+ROLE_ORDER = {Role.ADMIN: 0, Role.SUPERVISOR: 1, Role.OFFICER: 2}
+# Messages after a redirect are chosen by key, so no text from the address reaches the page.
+DONE = {
+    "saved": "Saved.",
+    "unchanged": "Nothing was changed.",
+    "deactivated": "Deactivated. Their sessions have ended and they can no longer sign in. Their records are kept.",
+    "reactivated": "Reactivated. They can sign in again with their password, or with a new link if they have none.",
+}
+
+
+def link_url(request: Request, token: str) -> str:
+    """The full set-password address to hand to a person (FIELDGUIDE_BASE_URL when set)."""
+    base = request.app.state.settings.base_url or str(request.base_url)
+    return base.rstrip("/") + accounts.invitation_path(token)
+
+
+async def _person(request: Request, admin: User) -> User:
+    # Scoped to the admin's agency: another agency's id is simply "not found".
+    user = await User.get_or_none(id=request.path_params["user_id"], agency_id=admin.agency_id)
+    if user is None:
+        raise ApiError(404, "There is no such person in your agency.")
+    return user
+
+
+async def _link_states(agency_id: int) -> dict[int, str]:
+    """For people without a password: whether their latest link is open or expired."""
+    moment = now()
+    states: dict[int, str] = {}
+    rows = await Invitation.filter(agency_id=agency_id, used_at__isnull=True).order_by("created_at").values(
+        "user_id", "expires_at"
+    )
+    for row in rows:
+        states[row["user_id"]] = "open" if row["expires_at"] > moment else "expired"
+    return states
+
+
+async def _users_page(request: Request, admin: User, form: dict | None = None, error=None, status: int = 200):
+    school = request.query_params.get("school") or ""
+    query = User.filter(agency_id=admin.agency_id)
+    if school:
+        query = query.filter(school=school)
+    people = sorted(await query, key=lambda u: (not u.active, ROLE_ORDER[u.role], u.name.lower()))
+    return page(
+        request,
+        "views/admin/users.html",
+        {
+            "people": people,
+            "links": await _link_states(admin.agency_id),
+            "schools": await accounts.schools(admin.agency_id),
+            "school": school,
+            "roles": list(Role),
+            "form": form or {"role": Role.OFFICER.value},
+            "error": error,
+            "days": request.app.state.settings.invitation_days,
+        },
+        status_code=status,
+    )
+
+
+async def users(request: Request) -> Response:
+    """Everyone in the agency (optionally of one school) and the invitation form."""
+    _, admin = await signed_in(request, ADMIN)
+    return await _users_page(request, admin)
+
+
+def _link_page(request: Request, person: User, token: str, purpose: str) -> Response:
+    days = request.app.state.settings.invitation_days
+    response = page(
+        request,
+        "views/admin/link.html",
+        {"person": person, "url": link_url(request, token), "purpose": purpose, "days": days},
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def invite(request: Request) -> Response:
+    """Create a person and show the single-use link to give them."""
+    _, admin = await signed_in(request, ADMIN)
+    form = await require_csrf(request, roles=ADMIN)
+    values = {k: str(form.get(k, "")) for k in ("email", "name", "role", "school")}
+    try:
+        person, token = await accounts.invite(
+            await admin.agency,
+            admin,
+            values["email"],
+            values["name"],
+            values["role"],
+            values["school"],
+            request.app.state.settings.invitation_days,
+        )
+    except accounts.AccountError as exc:
+        return await _users_page(request, admin, values, exc, 400)
+    return _link_page(request, person, token, "invite")
+
+
+async def _person_page(request: Request, admin: User, person: User, error=None, form=None, status: int = 200):
+    done = DONE.get(request.query_params.get("done", ""))
+    return page(
+        request,
+        "views/admin/user.html",
+        {
+            "person": person,
+            "is_self": person.id == admin.id,
+            "roles": list(Role),
+            "schools": await accounts.schools(admin.agency_id),
+            "form": form or {"name": person.name, "role": person.role.value, "school": person.school or ""},
+            "error": error,
+            "done": done,
+            "link_state": (await _link_states(admin.agency_id)).get(person.id),
+        },
+        status_code=status,
+    )
+
+
+async def user(request: Request) -> Response:
+    """One person: name, role, school, and the actions an admin can take."""
+    _, admin = await signed_in(request, ADMIN)
+    return await _person_page(request, admin, await _person(request, admin))
+
+
+async def update(request: Request) -> Response:
+    """Save a person's name, role and school."""
+    _, admin = await signed_in(request, ADMIN)
+    form = await require_csrf(request, roles=ADMIN)
+    person = await _person(request, admin)
+    values = {k: str(form.get(k, "")) for k in ("name", "role", "school")}
+    try:
+        changed = await accounts.update(admin, person, values["name"], values["role"], values["school"])
+    except accounts.AccountError as exc:
+        return await _person_page(request, admin, person, exc, values, 400)
+    return RedirectResponse(f"/admin/users/{person.id}?done={'saved' if changed else 'unchanged'}", status_code=303)
+
+
+async def deactivate(request: Request) -> Response:
+    """Turn a person's account off (sessions end at once; nothing is deleted)."""
+    _, admin = await signed_in(request, ADMIN)
+    await require_csrf(request, roles=ADMIN)
+    person = await _person(request, admin)
+    try:
+        await accounts.deactivate(admin, person)
+    except accounts.AccountError as exc:
+        return await _person_page(request, admin, person, exc, status=409)
+    return RedirectResponse(f"/admin/users/{person.id}?done=deactivated", status_code=303)
+
+
+async def reactivate(request: Request) -> Response:
+    """Turn a person's account back on."""
+    _, admin = await signed_in(request, ADMIN)
+    await require_csrf(request, roles=ADMIN)
+    person = await _person(request, admin)
+    try:
+        await accounts.reactivate(admin, person)
+    except accounts.AccountError as exc:
+        return await _person_page(request, admin, person, exc, status=409)
+    return RedirectResponse(f"/admin/users/{person.id}?done=reactivated", status_code=303)
+
+
+async def new_link(request: Request) -> Response:
+    """A new single-use set-password link (a reset, or the invitation again)."""
+    _, admin = await signed_in(request, ADMIN)
+    await require_csrf(request, roles=ADMIN)
+    person = await _person(request, admin)
+    try:
+        token = await accounts.new_link(admin, person, request.app.state.settings.invitation_days)
+    except accounts.AccountError as exc:
+        return await _person_page(request, admin, person, exc, status=409)
+    return _link_page(request, person, token, "reset" if person.password_hash else "invite")

@@ -1,0 +1,85 @@
+"""What most views need: the signed-in user, their agency's release, and page rendering."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.guidance.releases import ReleaseView, latest_release
+from server.models import Release, Role, Session, User
+from server.people.auth import csrf_ok, session_for
+from server.web.errors import ApiError, NotSignedIn
+
+
+async def signed_in(request: Request, roles: set[Role] | None = None) -> tuple[Session, User]:
+    """The session and user of a request, or NotSignedIn / 403 for another role."""
+    session = getattr(request.state, "session", None)
+    if session is None:
+        session = await session_for(request)
+        if session is None:
+            raise NotSignedIn()
+        request.state.session = session
+    user = session.user
+    if roles is not None and user.role not in roles:
+        raise ApiError(403, "Your role does not allow this.")
+    return session, user
+
+
+CSRF_HEADER = "x-csrf-token"
+
+
+async def require_csrf(request: Request, form=None, roles: set[Role] | None = None):
+    """Check a signed-in POST's CSRF token (form field csrf_token or X-CSRF-Token header); returns the form.
+
+    Raises NotSignedIn, 403 for another role, or 403 when the token is missing or wrong.
+    The form is read here when not given (JSON requests send the header instead).
+    """
+    session, _ = await signed_in(request, roles)
+    given = request.headers.get(CSRF_HEADER)
+    if given is None:
+        if form is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            form = await request.form()
+        given = form.get("csrf_token") if form is not None else None
+    if not csrf_ok(session.csrf_token, str(given) if given is not None else None):
+        raise ApiError(403, "This form had expired or was not sent from this app. Go back, reload the page and try again.")
+    return form
+
+
+async def release_for(request: Request, user: User, number: int | None = None) -> ReleaseView:
+    """The user's agency's current release, or one by number (404 when it has no such release)."""
+    if number is None:
+        release = await latest_release(user.agency_id)
+        if release is None:
+            raise ApiError(404, "Your agency has not published any guidance yet.")
+    else:
+        release = await Release.get_or_none(agency_id=user.agency_id, number=number)
+        if release is None:
+            raise ApiError(404, f"Your agency has no release {number}.")
+    return await request.app.state.releases.get(release)
+
+
+def release_param(request: Request) -> int | None:
+    """The ?release=N query parameter (used to save a whole release for offline use)."""
+    raw = request.query_params.get("release")
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 10**9:
+        raise ApiError(400, "release must be a positive whole number.", {"release": raw})
+    return int(raw)
+
+
+def page(request: Request, template: str, context: dict, status_code: int = 200) -> Response:
+    """Render a page with the user, CSRF token and release in its context."""
+    session = getattr(request.state, "session", None)
+    base = {
+        "user": session.user if session else None,
+        "csrf_token": session.csrf_token if session else None,
+    }
+    base.update(context)
+    response = request.app.state.templates.TemplateResponse(
+        request, template, base, status_code=status_code
+    )
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response

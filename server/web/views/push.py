@@ -1,0 +1,143 @@
+"""Web Push for people: the server key, (un)subscribing a device, the alerts page, remind pending."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from server.acknowledgments import dashboard
+from server.models import PushSubscription, Release, Role, User
+from server.people import audit
+from server.people.auth import now
+from server.push.outbox import enqueue_reminders
+from server.push.status import device_label
+from server.push.subscriptions import (
+    BadSubscription,
+    SubscriptionTaken,
+    parse_subscription,
+    remove_subscription,
+    save_subscription,
+)
+from server.web.errors import ApiError
+from server.web.views.common import page, require_csrf, signed_in
+
+DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+NO_STORE = {"Cache-Control": "private, no-store"}
+
+
+async def _json_body(request: Request) -> dict:
+    try:
+        body = json.loads(await request.body() or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ApiError(400, "The request body is not valid JSON.", {"body": "invalid"}) from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "Send a JSON object.", {"body": "invalid"})
+    return body
+
+
+async def push_key(request: Request) -> Response:
+    """The application server key a browser subscribes with."""
+    await signed_in(request)
+    return JSONResponse(
+        {"public_key": request.app.state.push_signer.public_key},
+        headers={"Cache-Control": "private, no-cache"},
+    )
+
+
+async def subscribe(request: Request) -> Response:
+    """Store (or refresh) this device's subscription for the signed-in user."""
+    await require_csrf(request)
+    _, user = await signed_in(request)
+    body = await _json_body(request)
+    try:
+        info = parse_subscription(body, request.app.state.settings)
+    except BadSubscription as exc:
+        raise ApiError(400, str(exc), {exc.field: "invalid"}) from None
+    device_id = body.get("device_id")
+    if device_id is not None and (not isinstance(device_id, str) or not DEVICE_ID.match(device_id)):
+        raise ApiError(400, "device_id is 1 to 64 letters, digits, - or _.", {"device_id": "invalid"})
+    old = body.get("old_endpoint")
+    if isinstance(old, str) and old and old != info.endpoint:
+        # The browser replaced its subscription (pushsubscriptionchange): forget the old one.
+        await remove_subscription(user, old)
+    try:
+        row, created = await save_subscription(user, info, device_id, request.headers.get("user-agent", ""))
+    except SubscriptionTaken:
+        raise ApiError(409, "This browser's alerts belong to another account. Turn alerts off there first.") from None
+    return JSONResponse(
+        {"endpoint": row.endpoint, "created": created},
+        status_code=201 if created else 200,
+        headers=NO_STORE,
+    )
+
+
+async def unsubscribe(request: Request) -> Response:
+    """Forget one of the signed-in user's subscriptions, named by its endpoint."""
+    await require_csrf(request)
+    _, user = await signed_in(request)
+    endpoint = (await _json_body(request)).get("endpoint")
+    if not isinstance(endpoint, str) or not endpoint:
+        raise ApiError(400, "Name the subscription's endpoint.", {"endpoint": "missing"})
+    if not await remove_subscription(user, endpoint):
+        raise ApiError(404, "This device has no alerts turned on for your account.")
+    return Response(status_code=204, headers=NO_STORE)
+
+
+async def alerts(request: Request) -> Response:
+    """The alerts page: turn alerts on or off on this device; the devices that get them."""
+    _, user = await signed_in(request)
+    devices = [
+        {
+            "name": device_label(d.user_agent),
+            "created_at": d.created_at,
+            "last_delivered_at": d.last_delivered_at,
+            "last_failure_at": d.last_failure_at,
+            "last_failure": d.last_failure,
+        }
+        for d in await PushSubscription.filter(user_id=user.id).order_by("-created_at")
+    ]
+    return page(request, "views/alerts.html", {"devices": devices})
+
+
+async def _pending_officers(user: User, number: int) -> tuple[Release, list[User]]:
+    status = await dashboard.release_status(user.agency_id, number, now())
+    if status is None:
+        raise ApiError(404, f"Your agency has no release {number}.")
+    if not status.requires_ack:
+        raise ApiError(409, f"Release {number} does not ask for acknowledgment.")
+    rows = await dashboard.officer_rows(user.agency_id, status, now())
+    ids = [r.user_id for r in rows if not r.acknowledged]
+    officers = await User.filter(id__in=ids, agency_id=user.agency_id) if ids else []
+    release = await Release.get(id=status.id, agency_id=user.agency_id)
+    return release, officers
+
+
+async def remind_pending(request: Request) -> Response:
+    """Send a reminder to every officer who has not acknowledged a release (supervisors, admins)."""
+    await require_csrf(request, roles={Role.SUPERVISOR, Role.ADMIN})
+    _, user = await signed_in(request)
+    number = request.path_params["number"]
+    release, officers = await _pending_officers(user, number)
+    count = await enqueue_reminders(release, officers)
+    await audit.record(
+        user.agency_id,
+        user,
+        "push.remind",
+        f"release {number}",
+        details={
+            "officers_pending": len(officers),
+            "officers_reached": count.officers_reached,
+            "notices": count.notices,
+        },
+    )
+    worker = getattr(request.app.state, "push_worker", None)
+    if worker is not None:
+        worker.wake()
+    return RedirectResponse(
+        f"/supervisor/releases/{number}?reminded={count.officers_reached}"
+        f"&unreachable={count.officers_without_device}",
+        status_code=303,
+    )

@@ -1,0 +1,155 @@
+"""The supervisor's dashboard: acknowledgments per release, per officer, and exports for audits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.acknowledgments.chart import completion_chart
+from server.acknowledgments.dashboard import (
+    ReleaseStatus,
+    completion_series,
+    officer_history,
+    officer_rows,
+    release_status,
+    release_statuses,
+    schools_of,
+)
+from server.acknowledgments.evidence import evidence_zip, release_acks_csv
+from server.models import Agency, Device, Role, User
+from server.people.auth import now
+from server.push.status import attach_push_status, person_alerts
+from server.web.errors import ApiError
+from server.web.views.common import page, release_for, signed_in
+
+SUPERVISORS = {Role.SUPERVISOR, Role.ADMIN}
+PAGE_SIZE = 100
+SHOW = {
+    "outstanding": ("Not yet acknowledged", lambda r: not r.acknowledged),
+    "acknowledged": ("Acknowledged", lambda r: r.acknowledged),
+    "all": ("Everyone", lambda r: True),
+}
+
+
+async def overview(request: Request) -> Response:
+    """/supervisor: every release with acknowledged / pending / overdue counts."""
+    _, user = await signed_in(request, SUPERVISORS)
+    statuses = await release_statuses(user.agency_id, now())
+    return page(request, "views/supervisor/overview.html", {"statuses": statuses})
+
+
+async def _status(user: User, number: int, moment) -> ReleaseStatus:
+    status = await release_status(user.agency_id, number, moment)
+    if status is None:
+        raise ApiError(404, f"Your agency has no release {number}.")
+    return status
+
+
+def _page_number(request: Request) -> int:
+    raw = request.query_params.get("page", "1")
+    if not raw.isdigit() or not 0 < int(raw) < 10**6:
+        raise ApiError(400, "page must be a positive whole number.", {"page": raw})
+    return int(raw)
+
+
+def _count_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    return int(raw) if raw is not None and raw.isdigit() and len(raw) < 8 else None
+
+
+async def release_detail(request: Request) -> Response:
+    """/supervisor/releases/N: counts, completion chart, and the officers (by school and status)."""
+    _, user = await signed_in(request, SUPERVISORS)
+    moment = now()
+    status = await _status(user, request.path_params["number"], moment)
+    context = {"status": status, "reminded": _count_param(request, "reminded"), "unreachable": _count_param(request, "unreachable")}
+    if not status.requires_ack:
+        return page(request, "views/supervisor/release.html", context)
+    show = request.query_params.get("status", "outstanding")
+    if show not in SHOW:
+        raise ApiError(400, "status must be outstanding, acknowledged or all.", {"status": show})
+    school = request.query_params.get("school", "")[:200]
+    number = _page_number(request)
+    everyone = await officer_rows(user.agency_id, status, moment)
+    selected = [r for r in everyone if r.school == school] if school else everyone
+    status.expected = len(selected)
+    status.acknowledged = sum(1 for r in selected if r.acknowledged)
+    late = sum(1 for r in selected if r.status == "late")
+    listed = [r for r in selected if SHOW[show][1](r)]
+    first = (number - 1) * PAGE_SIZE
+    await attach_push_status(listed[first : first + PAGE_SIZE], user.agency_id, status.id)
+    end = moment if status.outstanding else max([status.due_at or status.published_at] + completion_series(selected))
+    chart = completion_chart(
+        completion_series(selected),
+        status.expected,
+        status.published_at,
+        max(end, status.published_at + timedelta(days=1)),
+        status.due_at,
+    )
+    context.update(
+        {
+            "school": school,
+            "schools": schools_of(everyone),
+            "show": show,
+            "show_choices": {k: v[0] for k, v in SHOW.items()},
+            "late": late,
+            "rows": listed[first : first + PAGE_SIZE],
+            "listed": len(listed),
+            "first": first,
+            "page_number": number,
+            "pages": max(1, -(-len(listed) // PAGE_SIZE)),
+            "chart": chart,
+        }
+    )
+    return page(request, "views/supervisor/release.html", context)
+
+
+async def officer(request: Request) -> Response:
+    """/supervisor/officers/ID: one officer's acknowledgments, release by release, and devices."""
+    _, user = await signed_in(request, SUPERVISORS)
+    person = await User.get_or_none(id=request.path_params["user_id"], agency_id=user.agency_id)
+    if person is None:
+        raise ApiError(404, "No such person in your agency.")
+    history = await officer_history(user.agency_id, person, now())
+    devices = await Device.filter(user_id=person.id).order_by("-last_sync_at", "-created_at")
+    last_sync_at = max((d.last_sync_at for d in devices if d.last_sync_at), default=None)
+    alerts = await person_alerts(person.id)
+    return page(
+        request,
+        "views/supervisor/officer.html",
+        {"person": person, "history": history, "devices": devices, "last_sync_at": last_sync_at, "alerts": alerts},
+    )
+
+
+def _download(body, name: str, media_type: str) -> Response:
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+async def release_csv(request: Request) -> Response:
+    """/supervisor/releases/N/acks.csv: every officer's status on the release, as CSV."""
+    _, user = await signed_in(request, SUPERVISORS)
+    moment = now()
+    status = await _status(user, request.path_params["number"], moment)
+    agency = await Agency.get(id=user.agency_id)
+    return _download(
+        await release_acks_csv(user.agency_id, status, moment),
+        f"{agency.slug}-release-{status.number}-acknowledgments.csv",
+        "text/csv; charset=utf-8",
+    )
+
+
+async def release_evidence(request: Request) -> Response:
+    """/supervisor/releases/N/evidence.zip: acks CSV, the ledger chain and the manifest, for audits."""
+    _, user = await signed_in(request, SUPERVISORS)
+    moment = now()
+    status = await _status(user, request.path_params["number"], moment)
+    release = await release_for(request, user, status.number)
+    agency = await Agency.get(id=user.agency_id)
+    body = await evidence_zip(agency, status, release, f"{user.name} <{user.email}>", moment)
+    return _download(body, f"{agency.slug}-release-{status.number}-evidence.zip", "application/zip")
