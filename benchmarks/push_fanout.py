@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 from pywebpush import WebPusher  # noqa: E402
 
 from server import bootstrap, db  # noqa: E402
-from server.guidance import releases  # noqa: E402
 from server.models import PushOutbox, PushSubscription, User  # noqa: E402
 from server.push import outbox  # noqa: E402
 from server.push.vapid import VapidSigner  # noqa: E402
@@ -76,7 +75,6 @@ async def run(count: int, concurrency: int) -> None:
             ],
             batch_size=1000,
         )
-        releases.on_publish(outbox.enqueue_release_notices)
         started = time.perf_counter()
         release = await publish_next("Benchmark release.")
         enqueue = time.perf_counter() - started

@@ -74,12 +74,12 @@ async def _fail_in_hook(release, connection):
     raise Injected("push outbox is down")
 
 
-@pytest.mark.parametrize("where", ["publish hook", "audit after the draft is marked published"])
+@pytest.mark.parametrize("where", ["push notices", "audit after the draft is marked published"])
 async def test_publishing_is_all_or_nothing(app, monkeypatch, where):
     draft_id, new_hash = await _approved_draft(app)
     audit_before = await AuditEntry.all().count()
-    if where == "publish hook":
-        monkeypatch.setattr(releases, "PUBLISH_HOOKS", [_fail_in_hook])
+    if where == "push notices":
+        monkeypatch.setattr(releases, "enqueue_release_notices", _fail_in_hook)
     else:
         real = review.audit.record
 
@@ -108,20 +108,26 @@ async def test_publishing_is_all_or_nothing(app, monkeypatch, where):
     assert await CardVersion.exists(hash=new_hash)
 
 
-async def test_publish_hooks_run_inside_the_transaction(app, monkeypatch):
-    seen = []
+async def test_publishing_queues_the_push_notices_in_its_transaction_and_wakes_the_worker(app, monkeypatch):
+    seen, woken = [], []
+    real = releases.enqueue_release_notices
 
-    async def hook(release, connection):
-        seen.append(release.number)
-        await AuditEntry.create(agency_id=release.agency_id, action="hook.ran", target=str(release.number), using_db=connection)
+    async def enqueue(release, connection):
+        # The release and its cards are written, in the same (uncommitted) transaction.
+        seen.append((release.number, await ReleaseCard.filter(release_id=release.id).using_db(connection).count()))
+        return await real(release, connection)
 
-    monkeypatch.setattr(releases, "PUBLISH_HOOKS", [])
-    releases.on_publish(hook)
-    releases.on_publish(hook)  # registering twice runs it once
+    monkeypatch.setattr(releases, "enqueue_release_notices", enqueue)
     draft_id, _ = await _approved_draft(app)
-    await _publish_directly(draft_id)
-    assert seen == [2]
-    assert await AuditEntry.filter(action="hook.ran", target="2").count() == 1
+    agency = await Agency.get(slug="demo")
+    wc = await working_copy(await get_draft(agency.id, draft_id), await load_release(await latest_release(agency.id)))
+    publisher = await User.get(email="admin2@demo.test")
+
+    def wake():
+        woken.append(seen[:])  # after the notices were written
+
+    await review.publish(wc, agency, publisher, wc.fingerprint(), wake=wake)
+    assert seen == [(2, 20)] and woken == [[(2, 20)]]
 
 
 async def test_release_records_change_classes_base_hashes_and_due_date(app):

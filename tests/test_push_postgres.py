@@ -7,10 +7,8 @@ import asyncio
 from collections import Counter
 
 from server import bootstrap, db
-from server.guidance import releases
 from server.models import PushOutbox, PushSubscription, User
 from server.push import outbox
-from server.push.outbox import enqueue_release_notices
 from server.push.vapid import VapidSigner
 from server.push.worker import PushWorker
 
@@ -26,7 +24,6 @@ async def _fan_out(settings, service: PushService, count: int) -> list[str]:
         sub = service.subscribe()
         await PushSubscription.create(user=officer, endpoint=sub["endpoint"], p256dh=sub["keys"]["p256dh"], auth=sub["keys"]["auth"])
         endpoints.append(sub["endpoint"])
-    releases.on_publish(enqueue_release_notices)
     await publish_next()
     return endpoints
 

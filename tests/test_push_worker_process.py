@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 
 from server import db
-from server.guidance import releases
 from server.models import PushOutbox, PushSubscription, User
-from server.push.outbox import enqueue_release_notices
 from server.push.vapid import VapidSigner
 
 from .push_service import PushService
@@ -29,7 +27,6 @@ CONCURRENCY = 4
 @pytest.fixture
 async def database(settings):
     """The test's database opened in this process (no app: the worker is another process)."""
-    releases.on_publish(enqueue_release_notices)
     await db.open_db(settings)
     yield settings
     await db.close_db()

@@ -1,16 +1,15 @@
 """Immutable releases: base content in the database, publishing, and a cached read view.
 
-Publishing hook: other parts (e.g. push notices) call ``on_publish(callback)`` once, with
-``async def callback(release, connection)``. publish_release awaits every registered callback
-after the release and its cards are written, inside the same transaction: a callback that
-raises undoes the whole release.
+Publishing (publish_release) writes release N+1, its cards and, in the same transaction, one
+push notice per subscribed device of the agency (server.push.outbox): a release and its
+notices exist together or not at all. Waking the worker after the commit is the caller's
+(review.publish).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -24,18 +23,9 @@ from server.guidance.provenance import release_origins
 from server.guidance.rendering import plain_text
 from server.guidance.search import Results, rank
 from server.guidance.search_index import SearchIndex, release_index
+from server.push.outbox import enqueue_release_notices
 from server.models import Agency, BaseCard, CardVersion, Release, ReleaseCard, User
 from server.settings import ROOT
-
-PublishHook = Callable[[Release, object], Awaitable[None]]
-PUBLISH_HOOKS: list[PublishHook] = []
-
-
-def on_publish(callback: PublishHook) -> PublishHook:
-    """Register a callback run inside every publish transaction (once, however often called)."""
-    if callback not in PUBLISH_HOOKS:
-        PUBLISH_HOOKS.append(callback)
-    return callback
 
 
 async def store_card(data: dict, connection=None) -> CardVersion:
@@ -159,8 +149,7 @@ async def publish_release(
             ],
             using_db=conn,
         )
-        for hook in list(PUBLISH_HOOKS):
-            await hook(release, conn)
+        await enqueue_release_notices(release, conn)
         return release
 
     return await within(_publish, connection)

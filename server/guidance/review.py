@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from datetime import timedelta
 
 from tortoise.expressions import Q
@@ -180,8 +182,14 @@ def release_changes(wc: WorkingCopy) -> tuple[dict[str, str | None], bool]:
     return changes, requires_ack
 
 
-async def publish(wc: WorkingCopy, agency: Agency, actor: User, fingerprint: str | None) -> Release:
-    """Approved → published: release N+1 with the draft's cards, in one transaction."""
+async def publish(
+    wc: WorkingCopy, agency: Agency, actor: User, fingerprint: str | None, wake: Callable[[], None] | None = None
+) -> Release:
+    """Approved → published: release N+1 with the draft's cards and its push notices, in one transaction.
+
+    wake: called once the transaction has committed, to start sending the notices now (the
+    in-process push worker's wake; a worker in another process finds them on its next poll).
+    """
     draft = wc.draft
     _refuse_status(draft, (DraftStatus.APPROVED,), "publish")
     _check_fingerprint(wc, fingerprint)
@@ -230,4 +238,6 @@ async def publish(wc: WorkingCopy, agency: Agency, actor: User, fingerprint: str
             },
             connection=conn,
         )
+    if wake is not None:
+        wake()
     return release

@@ -1,11 +1,9 @@
-"""Push in the server process: the publish hook, the VAPID signer and the in-process worker."""
+"""Push in the server process: the VAPID signer and the in-process worker (publishing writes the notices)."""
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from server.guidance.releases import on_publish
-from server.push.outbox import enqueue_release_notices
 from server.push.vapid import VapidSigner
 from server.push.worker import PushWorker
 from server.settings import Settings
@@ -13,8 +11,7 @@ from server.settings import Settings
 
 @asynccontextmanager
 async def push_runtime(app, settings: Settings):
-    """For the app's lifespan: publish writes notices; a worker sends them unless turned off."""
-    on_publish(enqueue_release_notices)
+    """For the app's lifespan: the VAPID signer, and a worker that sends queued notices unless turned off."""
     signer = VapidSigner.from_settings(settings)
     worker = PushWorker(settings, signer) if settings.push_worker else None
     app.state.push_signer = signer

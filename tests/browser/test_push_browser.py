@@ -18,9 +18,7 @@ import shutil
 
 import pytest
 
-from server.guidance import releases
 from server.models import PushSubscription
-from server.push.outbox import enqueue_release_notices
 from server.push.vapid import VapidSigner, b64url_decode
 from server.settings import Settings
 
@@ -74,8 +72,6 @@ def push_live(tmp_path_factory, template_dir):
     shutil.copy(template_dir / TEMPLATE_DB, data_dir / TEMPLATE_DB)
     server = start_server(data_dir, {"FIELDGUIDE_PUSH_EXTRA_HOSTS": "127.0.0.1", "FIELDGUIDE_PUSH_POLL_MS": "100"})
     stand_in = PushService(vapid_key=VapidSigner.from_settings(Settings(data_dir=data_dir)).public_key).start()
-    # Publishing from the test process writes notices exactly as the server's publish does.
-    releases.on_publish(enqueue_release_notices)
     yield server, stand_in
     stand_in.stop()
     server.stop()

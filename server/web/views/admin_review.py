@@ -157,7 +157,9 @@ async def step(request: Request) -> Response:
         elif name == "withdraw":
             await review.withdraw(wc.draft, user)
         elif name == "publish":
-            release = await review.publish(wc, await agency_of(user), user, fingerprint)
+            worker = request.app.state.push_worker
+            wake = worker.wake if worker is not None else None
+            release = await review.publish(wc, await agency_of(user), user, fingerprint, wake=wake)
             return back_to(f"/admin/releases?published={release.number}")
         else:
             raise ApiError(404, "There is no such review step.")
