@@ -10,11 +10,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 
 from server import db
+from server.errors import DomainError
 from server.guidance.provenance import load_passages
 from server.guidance.releases import ReleaseCache
 from server.push.runtime import push_runtime
 from server.settings import Settings
-from server.web.errors import NotSignedIn, http_error, not_signed_in, server_error
+from server.web.errors import NotSignedIn, domain_error, http_error, not_signed_in, server_error
 from server.web.fragments import Fragments
 from server.web.middleware import BodyLimit, SecurityHeaders
 from server.web.openapi import openapi_schema
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         exception_handlers={
             HTTPException: http_error,
+            DomainError: domain_error,
             NotSignedIn: not_signed_in,
             Exception: server_error,
         },

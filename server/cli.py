@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import getpass
 import sys
+from dataclasses import fields
+from pathlib import Path
 
 from server import bootstrap, db
 from server.guidance.content import (
@@ -16,7 +18,7 @@ from server.guidance.content import (
 )
 from server.models import Agency, Role, User
 from server.people import accounts, audit
-from server.settings import Settings
+from server.settings import ROOT, Settings
 
 
 def _run(coro):
@@ -236,6 +238,51 @@ def cmd_ledger_verify(args, settings: Settings) -> int:
     return 0
 
 
+SETTINGS_TABLE_START = "<!-- settings-table: made by `fieldguide settings-table --write` from the help texts in server/settings.py -->"
+SETTINGS_TABLE_END = "<!-- /settings-table -->"
+
+
+def _default_cell(f) -> str:
+    """A setting's default as README shows it (a help text's "; default: ..." says it in words)."""
+    if "; default: " in f.metadata["help"]:
+        return f.metadata["help"].split("; default: ", 1)[1].rstrip(".")
+    value = f.default
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, Path):
+        return f"`./{value.relative_to(ROOT)}`" if value.is_relative_to(ROOT) else f"`{value}`"
+    return f"`{value}`" if value != "" else "none"
+
+
+def settings_table() -> str:
+    """The Markdown table of every setting: variable, default and meaning, from Settings' metadata."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for f in fields(Settings):
+        meaning = f.metadata["help"].split("; default: ", 1)[0].rstrip(".") + "."
+        cells = [f"`{f.metadata['env']}`", _default_cell(f), meaning]
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def cmd_settings_table(args, settings: Settings) -> int:
+    table = settings_table()
+    if not args.write:
+        print(table, end="")
+        return 0
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = text.find(SETTINGS_TABLE_START), text.find(SETTINGS_TABLE_END)
+    if start < 0 or end < start:
+        print(f"README.md has no {SETTINGS_TABLE_START} ... {SETTINGS_TABLE_END} markers.", file=sys.stderr)
+        return 1
+    head = text[: start + len(SETTINGS_TABLE_START)]
+    new = head + "\n" + table + text[end:]
+    if new != text:
+        readme.write_text(new)
+    print("README.md settings table " + ("updated." if new != text else "already up to date."))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="fieldguide", description="SRO Field Guide server and tools.")
@@ -295,6 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = ledger_sub.add_parser("verify", help="Re-hash an agency's chain; exit 1 at the first broken link.")
     c.add_argument("--agency", required=True, help="The agency's slug.")
     c.set_defaults(func=cmd_ledger_verify)
+
+    p = sub.add_parser("settings-table", help="Print README's table of settings, made from their help texts.")
+    p.add_argument("--write", action="store_true", help="Replace the table in README.md (between its markers) instead.")
+    p.set_defaults(func=cmd_settings_table)
     return parser
 
 

@@ -25,7 +25,8 @@ class Settings:
         default="",
         metadata={
             "env": "FIELDGUIDE_DATABASE_URL",
-            "help": "sqlite://PATH or postgres://user@host:port/db; default: SQLite in the data folder.",
+            "help": "sqlite://PATH or postgres://user@host:port/db (several server processes need PostgreSQL); "
+            "default: SQLite in the data folder.",
         },
     )
     content_dir: Path = field(
@@ -47,7 +48,8 @@ class Settings:
         default="",
         metadata={
             "env": "FIELDGUIDE_BASE_URL",
-            "help": "Public address of the app (https://guide.example.org) for invitation links; "
+            "help": "Public address of the app (https://guide.example.org) for invitation and password-reset "
+            "links; set it behind a proxy; "
             "default: the address a request came to (the command line uses http://127.0.0.1:8000).",
         },
     )
@@ -73,7 +75,8 @@ class Settings:
         default="",
         metadata={
             "env": "FIELDGUIDE_VAPID_PRIVATE_KEY",
-            "help": "Web Push (VAPID) private key: PEM, or the raw 32-byte P-256 key in base64url; "
+            "help": "Web Push (VAPID) private key: PEM, or the raw 32-byte P-256 key in base64url; every server "
+            "and push worker of one site needs the same key (rotating it: docs/push.md); "
             "default: made on first run and kept in the data folder (vapid_private_key.pem, mode 0600).",
         },
     )

@@ -23,9 +23,13 @@ from datetime import datetime, timezone
 
 from tortoise import connections
 
+from server.acknowledgments.ledger import ack_fields
 from server.models import Role, User
 
 OFFICER = Role.OFFICER.value
+# The acknowledgment fields an officer's row and an officer's history show.
+ROW_ACK_FIELDS = ("received_at", "device_time", "uuid", "seq", "row_hash")
+HISTORY_ACK_FIELDS = ("received_at", "device_time", "device_id", "uuid")
 
 
 def is_overdue(due_at: datetime | None, moment: datetime) -> bool:
@@ -223,9 +227,8 @@ async def officer_rows(agency_id: int, release: ReleaseStatus, moment: datetime)
             last_sync_at=_when(r["last_sync_at"]),
         )
         if r["uuid"] is not None:
-            row.received_at = _when(r["received_at"])
-            row.device_time = _when(r["device_time"])
-            row.uuid, row.seq, row.row_hash = r["uuid"], r["seq"], r["row_hash"]
+            for name, value in ack_fields(r, ROW_ACK_FIELDS, time=_when).items():
+                setattr(row, name, value)
             row.status = "late" if is_late(release.due_at, row.received_at) else "acknowledged"
         rows.append(row)
     return rows
@@ -285,9 +288,8 @@ async def officer_history(agency_id: int, user: User, moment: datetime) -> list[
             status="overdue" if status.overdue_now else "pending",
         )
         if ack is not None:
-            item.received_at = _when(ack["received_at"])
-            item.device_time = _when(ack["device_time"])
-            item.device_id, item.uuid = ack["device_id"], ack["uuid"]
+            for name, value in ack_fields(ack, HISTORY_ACK_FIELDS, time=_when).items():
+                setattr(item, name, value)
             if not counts:
                 item.status = "recorded"
             else:

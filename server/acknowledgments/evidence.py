@@ -10,7 +10,7 @@ import zipfile
 from datetime import datetime
 
 from server.acknowledgments.dashboard import OfficerRow, ReleaseStatus, officer_rows
-from server.acknowledgments.ledger import CHAIN_FIELDS, GENESIS, ledger_rows, stamp
+from server.acknowledgments.ledger import CHAIN_FIELDS, GENESIS, ack_fields, ledger_rows, stamp
 from server.guidance.content import canonical_json
 from server.guidance.releases import ReleaseView
 from server.models import Acknowledgment, Agency, Release
@@ -20,6 +20,8 @@ ACK_COLUMNS = (
     "user_id", "name", "email", "school", "counted", "status", "acknowledged_at", "device_time",
     "late", "uuid", "seq", "row_hash", "last_sync_at",
 )
+# The columns of acks.csv that come from the acknowledgment row.
+CSV_ACK_FIELDS = ("received_at", "device_time", "uuid", "seq", "row_hash")
 
 
 def _human(value) -> str:
@@ -65,14 +67,16 @@ def ledger_json(agency: Agency, rows: list[dict]) -> str:
 async def release_ack_rows(agency_id: int, status: ReleaseStatus, moment: datetime) -> list[list]:
     """CSV rows for one release: every officer who counts, then acks by anyone else (not counted)."""
     rows: list[OfficerRow] = await officer_rows(agency_id, status, moment)
-    out = [
-        [
-            r.user_id, _human(r.name), _human(r.email), _human(r.school), "yes", r.status,
-            stamp(r.received_at), stamp(r.device_time), "yes" if r.status == "late" else "no",
-            r.uuid, r.seq, r.row_hash, stamp(r.last_sync_at),
-        ]
-        for r in rows
-    ]
+    out = []
+    for r in rows:
+        ack = ack_fields(r, CSV_ACK_FIELDS)
+        out.append(
+            [
+                r.user_id, _human(r.name), _human(r.email), _human(r.school), "yes", r.status,
+                ack["received_at"], ack["device_time"], "yes" if r.status == "late" else "no",
+                ack["uuid"], ack["seq"], ack["row_hash"], stamp(r.last_sync_at),
+            ]
+        )
     counted = {r.user_id for r in rows}
     others = (
         await Acknowledgment.filter(release_id=status.id)
@@ -80,12 +84,13 @@ async def release_ack_rows(agency_id: int, status: ReleaseStatus, moment: dateti
         .order_by("seq")
         .prefetch_related("user")
     )
-    for ack in others:
+    for row in others:
+        ack = ack_fields(row, CSV_ACK_FIELDS)
         out.append(
             [
-                ack.user_id, _human(ack.user.name), _human(ack.user.email), _human(ack.user.school), "no",
-                "recorded", stamp(ack.received_at), stamp(ack.device_time), "",
-                ack.uuid, ack.seq, ack.row_hash, "",
+                row.user_id, _human(row.user.name), _human(row.user.email), _human(row.user.school), "no",
+                "recorded", ack["received_at"], ack["device_time"], "",
+                ack["uuid"], ack["seq"], ack["row_hash"], "",
             ]
         )
     return out

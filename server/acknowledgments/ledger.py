@@ -16,11 +16,12 @@ from datetime import datetime, timezone
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from server import clock
+from server.errors import Conflict, Invalid, NotFound
 from server.guidance.content import content_hash
 from server.guidance.releases import ReleaseView
 from server.models import Acknowledgment, Agency, AuditEntry, User
-from server.people.auth import now
-from server.web.errors import ApiError
+from server.params import parse_device_id
 
 GENESIS = "0" * 64
 DEFAULT_ATTESTATION = "I have read and understand the changes in release {release}."
@@ -39,8 +40,10 @@ CHAIN_FIELDS = (
     "device_id",
     "prev_hash",
 )
+# An acknowledgment as the API returns it; the times the ledger writes as text.
+API_FIELDS = ("uuid", "release", "received_at", "device_time", "card_hashes", "seq", "row_hash")
+TIME_FIELDS = ("device_time", "received_at")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -76,21 +79,31 @@ def stamp(moment: datetime | None) -> str | None:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def ack_fields(row, names: tuple[str, ...] = API_FIELDS, release: int | None = None, time=stamp) -> dict:
+    """The named fields of an acknowledgment row, by name: every reader of acks turns rows into dicts here.
+
+    row: an Acknowledgment, a .values() or SQL dict, or any object with those attributes.
+    release: the release number (else read from "release__number"). time: what each stored time
+    becomes (stamp: the ledger's text; the dashboard passes a reader that gives datetimes).
+    """
+    read = row.get if isinstance(row, dict) else (lambda name: getattr(row, name))
+    out = {}
+    for name in names:
+        if name == "release":
+            value = release if release is not None else read("release__number")
+        elif name in TIME_FIELDS:
+            value = time(read(name))
+        else:
+            value = read(name)
+            if name == "card_hashes" and isinstance(value, list):
+                value = list(value)
+        out[name] = value
+    return out
+
+
 def chain_content(ack: Acknowledgment, release_number: int) -> dict:
     """The fields of a row that its hash covers."""
-    return {
-        "seq": ack.seq,
-        "agency_id": ack.agency_id,
-        "user_id": ack.user_id,
-        "release": release_number,
-        "uuid": ack.uuid,
-        "card_hashes": list(ack.card_hashes),
-        "attestation": ack.attestation,
-        "device_time": stamp(ack.device_time),
-        "received_at": stamp(ack.received_at),
-        "device_id": ack.device_id,
-        "prev_hash": ack.prev_hash,
-    }
+    return ack_fields(ack, CHAIN_FIELDS, release_number)
 
 
 def row_hash(content: dict) -> str:
@@ -114,34 +127,30 @@ def parse_device_time(raw) -> datetime | None:
     if raw is None or raw == "":
         return None
     if not isinstance(raw, str) or len(raw) > 40:
-        raise ApiError(400, "device_time must be an ISO 8601 time with a time zone.", {"device_time": "invalid"})
+        raise Invalid("device_time must be an ISO 8601 time with a time zone.", {"device_time": "invalid"})
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
-        raise ApiError(400, "device_time must be an ISO 8601 time with a time zone.", {"device_time": "invalid"}) from None
+        raise Invalid("device_time must be an ISO 8601 time with a time zone.", {"device_time": "invalid"}) from None
     if moment.tzinfo is None:
-        raise ApiError(400, "device_time needs a time zone (e.g. 2025-01-31T14:05:00Z).", {"device_time": "no time zone"})
+        raise Invalid("device_time needs a time zone (e.g. 2025-01-31T14:05:00Z).", {"device_time": "no time zone"})
     return moment.astimezone(timezone.utc)
 
 
 def check_ack_input(release: ReleaseView, uuid: str, card_hashes, device_id) -> tuple[str, list[str], str | None]:
     """Validated uuid, card hashes (sorted, each a card of the release) and device id."""
     if not isinstance(uuid, str) or not UUID.match(uuid.lower()):
-        raise ApiError(400, "uuid must be a UUID made by the client.", {"uuid": "invalid"})
+        raise Invalid("uuid must be a UUID made by the client.", {"uuid": "invalid"})
     if not isinstance(card_hashes, list) or not all(isinstance(h, str) and HASH.match(h) for h in card_hashes):
-        raise ApiError(400, "card_hashes must be a list of card content hashes.", {"card_hashes": "invalid"})
+        raise Invalid("card_hashes must be a list of card content hashes.", {"card_hashes": "invalid"})
     known = {c["hash"] for c in release.cards}
     unknown = sorted(set(card_hashes) - known)
     if unknown:
-        raise ApiError(
-            400,
+        raise Invalid(
             f"Some card hashes are not cards of release {release.number}.",
             {"card_hashes": "not in release", "unknown": unknown[:5]},
         )
-    if device_id in (None, ""):
-        device_id = None
-    elif not isinstance(device_id, str) or not DEVICE_ID.match(device_id):
-        raise ApiError(400, "device_id is up to 64 letters, digits, - or _.", {"device_id": "invalid"})
+    device_id = parse_device_id(None if device_id == "" else device_id)
     return uuid.lower(), sorted(set(card_hashes)), device_id
 
 
@@ -165,7 +174,7 @@ async def _existing(user: User, release_id: int, uuid: str, conn=None) -> Acknow
     same_key = await Acknowledgment.get_or_none(uuid=uuid).using_db(conn)
     if same_key is not None:
         if same_key.user_id != user.id:
-            raise ApiError(409, "This uuid belongs to another acknowledgment.", {"uuid": "taken"})
+            raise Conflict("This uuid belongs to another acknowledgment.", {"uuid": "taken"})
         return same_key
     return await Acknowledgment.get_or_none(user_id=user.id, release_id=release_id).using_db(conn)
 
@@ -185,16 +194,15 @@ async def record_ack(
     (its wording may have changed while the ack waited offline), else the current wording.
     """
     if release.agency_id != user.agency_id:
-        raise ApiError(404, "Your agency has no such release.")
+        raise NotFound("Your agency has no such release.")
     if not release.requires_ack:
-        raise ApiError(
-            409,
+        raise Conflict(
             f"Release {release.number} has minor changes only and needs no acknowledgment.",
             {"release": release.number},
         )
     uuid, card_hashes, device_id = check_ack_input(release, uuid, card_hashes, device_id)
     if attestation is not None and (not isinstance(attestation, str) or len(attestation) > 2 * MAX_ATTESTATION):
-        raise ApiError(400, "attestation must be the sentence shown to the officer.", {"attestation": "invalid"})
+        raise Invalid("attestation must be the sentence shown to the officer.", {"attestation": "invalid"})
     try:
         async with in_transaction() as conn:
             agency = await _lock_agency(conn, user.agency_id)
@@ -204,7 +212,7 @@ async def record_ack(
             sentence = attestation_text(agency, release.number)
             if attestation is not None and attestation != sentence:
                 if attestation not in await _wordings(agency, release.number, conn):
-                    raise ApiError(409, "That is not a sentence your agency asked officers to confirm.", {"attestation": "unknown"})
+                    raise Conflict("That is not a sentence your agency asked officers to confirm.", {"attestation": "unknown"})
                 sentence = attestation
             last = await Acknowledgment.filter(agency_id=agency.id).using_db(conn).order_by("-seq").first()
             ack = Acknowledgment(
@@ -217,7 +225,7 @@ async def record_ack(
                 attestation=sentence,
                 # In UTC, so stored times compare correctly even as text (SQLite).
                 device_time=_exact(device_time),
-                received_at=_exact(now()),
+                received_at=_exact(clock.now()),
                 device_id=device_id,
                 prev_hash=last.row_hash if last else GENESIS,
                 row_hash="",
@@ -244,18 +252,7 @@ async def acks_of(user: User) -> list[dict]:
         .order_by("-release__number")
         .values("uuid", "release__number", "received_at", "device_time", "card_hashes", "seq", "row_hash")
     )
-    return [
-        {
-            "uuid": r["uuid"],
-            "release": r["release__number"],
-            "received_at": stamp(r["received_at"]),
-            "device_time": stamp(r["device_time"]),
-            "card_hashes": r["card_hashes"],
-            "seq": r["seq"],
-            "row_hash": r["row_hash"],
-        }
-        for r in rows
-    ]
+    return [ack_fields(r) for r in rows]
 
 
 async def ack_for(user: User, release_id: int) -> Acknowledgment | None:
@@ -265,15 +262,7 @@ async def ack_for(user: User, release_id: int) -> Acknowledgment | None:
 
 def ack_body(ack: Acknowledgment, release_number: int) -> dict:
     """An acknowledgment as the API returns it."""
-    return {
-        "uuid": ack.uuid,
-        "release": release_number,
-        "received_at": stamp(ack.received_at),
-        "device_time": stamp(ack.device_time),
-        "card_hashes": list(ack.card_hashes),
-        "seq": ack.seq,
-        "row_hash": ack.row_hash,
-    }
+    return ack_fields(ack, API_FIELDS, release_number)
 
 
 # --- the ledger --------------------------------------------------------------------------
@@ -289,25 +278,7 @@ async def ledger_rows(agency_id: int) -> list[dict]:
             "device_time", "received_at", "device_id", "prev_hash", "row_hash",
         )
     )
-    out = []
-    for r in rows:
-        content = {
-            "seq": r["seq"],
-            "agency_id": r["agency_id"],
-            "user_id": r["user_id"],
-            "release": r["release__number"],
-            "uuid": r["uuid"],
-            "card_hashes": r["card_hashes"],
-            "attestation": r["attestation"],
-            "device_time": stamp(r["device_time"]),
-            "received_at": stamp(r["received_at"]),
-            "device_id": r["device_id"],
-            "prev_hash": r["prev_hash"],
-        }
-        content["row_hash"] = r["row_hash"]
-        content["_id"] = r["id"]
-        out.append(content)
-    return out
+    return [{**ack_fields(r, CHAIN_FIELDS + ("row_hash",)), "_id": r["id"]} for r in rows]
 
 
 @dataclass

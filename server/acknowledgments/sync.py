@@ -14,23 +14,14 @@ from datetime import timedelta
 
 from tortoise.exceptions import IntegrityError
 
+from server import clock, params
 from server.guidance.releases import ReleaseCache, ReleaseView
 from server.models import Device, Release, User
-from server.people.auth import now
 
 HELD_ETAG = re.compile(r'"r([1-9][0-9]{0,8})-([0-9a-f]{20})"')
-DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 DEVICE_HEADER = "fieldguide-device"
 RECORD_EVERY = timedelta(minutes=1)
 CHECKED_HEADER = "Fieldguide-Checked-At"
-
-
-class BadSyncRequest(ValueError):
-    """A sync request whose parameters cannot be used; the message says which."""
-
-    def __init__(self, message: str, details: dict):
-        super().__init__(message)
-        self.details = details
 
 
 @dataclass(frozen=True)
@@ -42,27 +33,22 @@ class Claim:
 
 
 def parse_claim(if_none_match: str | None, have: str | None) -> Claim | None:
-    """The device's claim from If-None-Match (preferred) or ?have=N; None when it holds nothing."""
+    """The device's claim from If-None-Match (preferred) or ?have=N; None when it holds nothing.
+
+    Invalid (server.errors) for a malformed have.
+    """
     for candidate in (if_none_match or "").split(","):
         match = HELD_ETAG.fullmatch(candidate.strip().removeprefix("W/"))
         if match:
             return Claim(int(match.group(1)), match.group(0))
     if have is None or have in ("", "0"):
         return None
-    if not have.isdigit() or not 0 < int(have) < 10**9:
-        raise BadSyncRequest("have must be the release number the device holds.", {"have": have})
-    return Claim(int(have))
+    return Claim(params.parse_release_number(have, "have"))
 
 
-def parse_device_id(raw: str | None) -> str | None:
-    """The client-made device id, or None when not sent; BadSyncRequest when malformed."""
-    if raw is None:
-        return None
-    if not DEVICE_ID.match(raw):
-        raise BadSyncRequest(
-            "The device id is 8 to 64 letters, digits, '-' or '_'.", {DEVICE_HEADER: raw[:80]}
-        )
-    return raw
+def parse_device_id(header: str | None) -> str | None:
+    """The client-made device id (Fieldguide-Device header), or None when not sent; Invalid when malformed."""
+    return params.parse_device_id(header, DEVICE_HEADER)
 
 
 async def held_release(
@@ -107,7 +93,7 @@ async def record_sync(user: User, device_id: str, user_agent: str, release_numbe
     A device checks every few minutes: within RECORD_EVERY of its last record, with the same
     release and browser, nothing is written, so the common check only reads.
     """
-    moment = now()
+    moment = clock.now()
     fields = {"user_agent": user_agent[:300], "release_number": release_number, "last_sync_at": moment}
     device = await Device.get_or_none(user_id=user.id, device_id=device_id)
     if device is None:

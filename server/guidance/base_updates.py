@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from server.errors import Invalid, NotFound
 from server.guidance.content import canonical_card
 from server.guidance.diff import FieldChange, compare_cards
 from server.guidance.drafts import WorkingCopy, save_card
 from server.guidance.provenance import drop_written_ties
 from server.guidance.releases import ReleaseView
 from server.models import BaseCard, CardVersion, ReleaseCard, User
-from server.web.errors import ApiError
 
 CHANGED, NEW, REMOVED = "changed", "new", "removed"
 
@@ -109,7 +109,7 @@ def find_update(updates: list[BaseUpdate], card_id: str) -> BaseUpdate:
     for update in updates:
         if update.card_id == card_id:
             return update
-    raise ApiError(404, f"There is no pending NASRO update for “{card_id}”.")
+    raise NotFound(f"There is no pending NASRO update for “{card_id}”.")
 
 
 def _fit(card: dict, wc: WorkingCopy) -> dict:
@@ -121,7 +121,7 @@ def _fit(card: dict, wc: WorkingCopy) -> dict:
 async def take_base(wc: WorkingCopy, update: BaseUpdate, actor: User) -> None:
     """Put NASRO's new version in the draft, keeping the agency's local-policy texts."""
     if update.kind == REMOVED:
-        raise ApiError(400, "NASRO removed this card: retire it from the draft instead.")
+        raise Invalid("NASRO removed this card: retire it from the draft instead.")
     card = _fit(keep_policy_text(update.new_base, update.ours), wc)
     action = "base.add" if update.kind == NEW else "base.take_in"
     await save_card(wc, card, actor, base_hash=update.new_hash, action_name=action)
@@ -130,7 +130,7 @@ async def take_base(wc: WorkingCopy, update: BaseUpdate, actor: User) -> None:
 async def keep_ours(wc: WorkingCopy, update: BaseUpdate, actor: User) -> None:
     """Keep the agency's version, marking NASRO's new version as seen."""
     if update.kind != CHANGED:
-        raise ApiError(400, "Only a changed NASRO card can be kept as it is.")
+        raise Invalid("Only a changed NASRO card can be kept as it is.")
     await save_card(wc, update.ours, actor, base_hash=update.new_hash, action_name="base.keep_ours")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from server.guidance import provenance
+from server.guidance.cards import CardData, ReleasedCard
 from server.guidance.content_errors import ContentError, ContentInvalid
 from server.guidance.lexicon import LEXICON_FILE, check_lexicon, load_lexicon
 from server.guidance.rendering import plain_text, render_card_body, render_markdown
@@ -28,7 +29,7 @@ REQUIRED_SECTIONS = ("Do", "Don't", "Why")
 class Content:
     """Everything in content/, checked: cards in display order, categories, sources, flow."""
 
-    cards: list[dict]
+    cards: list[CardData]
     categories: list[dict]
     sources: dict
     flow: dict
@@ -63,7 +64,7 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     return meta, text[end + 5 :].strip() + "\n"
 
 
-def card_data(meta: dict, body: str) -> dict:
+def card_data(meta: dict, body: str) -> CardData:
     """The canonical, hashable form of a card."""
     return {
         "id": meta["id"],
@@ -89,7 +90,7 @@ def word_count(markdown: str) -> int:
     return len(plain_text(markdown).split())
 
 
-def canonical_card(card: dict) -> dict:
+def canonical_card(card: CardData | ReleasedCard) -> CardData:
     """The canonical card data of a stored or loaded card (drops hash, HTML and search text)."""
     return card_data(
         {k: v for k, v in card.items() if k != "body"},
@@ -451,7 +452,7 @@ def tie_counts(content: Content) -> dict[str, int]:
     return counts
 
 
-def render_card(data: dict) -> tuple[str, str, dict]:
+def render_card(data: CardData) -> tuple[str, str, dict]:
     """(hash, body HTML, data with rendered local-policy text) for a card's canonical data."""
     digest = content_hash(data)
     stored = dict(data)

@@ -6,6 +6,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
+from server.guidance.cards import CardData
 from server.guidance.provenance import strip_ties
 
 _TOKEN = re.compile(r"\n|[^\S\n]+|[^\s]+")
@@ -127,7 +128,7 @@ def readable(markdown: str) -> str:
     return _EMPHASIS.sub(r"\2", text)
 
 
-def _card_fields(card: dict) -> list[tuple[str, str]]:
+def _card_fields(card: CardData) -> list[tuple[str, str]]:
     parts = [("Title", card["title"]), ("One-line answer", card["summary"]), ("Card text", readable(card["body"]))]
     for slot in card.get("local_policy", []):
         parts.append((f"Your agency's policy: {slot['label']}", readable(slot.get("text", ""))))
@@ -135,7 +136,7 @@ def _card_fields(card: dict) -> list[tuple[str, str]]:
     return parts
 
 
-def compare_cards(old: dict | None, new: dict | None) -> list[FieldChange]:
+def compare_cards(old: CardData | None, new: CardData | None) -> list[FieldChange]:
     """The fields that differ between two versions of a card (either may be missing)."""
     old_fields = dict(_card_fields(old)) if old else {}
     new_fields = dict(_card_fields(new)) if new else {}
@@ -148,7 +149,9 @@ def compare_cards(old: dict | None, new: dict | None) -> list[FieldChange]:
     return changes
 
 
-def compare_releases(old_cards: list[dict], new_cards: list[dict], change_classes: dict | None = None) -> list[CardChange]:
+def compare_releases(
+    old_cards: list[CardData], new_cards: list[CardData], change_classes: dict | None = None
+) -> list[CardChange]:
     """Cards added, changed or retired from one release's cards to another's, in the new order."""
     change_classes = change_classes or {}
     old_by_id = {c["id"]: c for c in old_cards}

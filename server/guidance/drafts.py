@@ -10,6 +10,8 @@ from pathlib import Path
 import yaml
 from tortoise.transactions import in_transaction
 
+from server.errors import Conflict, Invalid, NotFound
+from server.guidance.cards import CardData
 from server.guidance.change_class import MAJOR, suggest_change_class
 from server.guidance.content import (
     ContentError,
@@ -31,7 +33,6 @@ from server.models import (
     User,
 )
 from server.people import audit
-from server.web.errors import ApiError
 
 ACTIVE = (DraftStatus.DRAFT, DraftStatus.IN_REVIEW, DraftStatus.APPROVED)
 STATUS_LABELS = {
@@ -43,11 +44,8 @@ STATUS_LABELS = {
 }
 
 
-class DraftConflict(ApiError):
+class DraftConflict(Conflict):
     """The draft is not in a state that allows this action."""
-
-    def __init__(self, message: str, details: dict | None = None):
-        super().__init__(409, message, details)
 
 
 def draft_target(draft: Draft | int, card_id: str | None = None) -> str:
@@ -70,7 +68,7 @@ async def get_draft(agency_id: int, draft_id: int) -> Draft:
     """One of the agency's drafts, or 404."""
     draft = await Draft.get_or_none(id=draft_id, agency_id=agency_id)
     if draft is None:
-        raise ApiError(404, "Your agency has no such draft.")
+        raise NotFound("Your agency has no such draft.")
     return draft
 
 
@@ -84,7 +82,7 @@ async def start_draft(agency: Agency, author: User) -> Draft:
             return draft
         release = await Release.filter(agency=agency).using_db(conn).order_by("-number").first()
         if release is None:
-            raise ApiError(409, "Your agency has no release to revise yet.")
+            raise Conflict("Your agency has no release to revise yet.")
         draft = await Draft.create(agency=agency, base_release=release, author=author, using_db=conn)
         await audit.record(agency, author, "draft.start", draft_target(draft), connection=conn)
     return draft
@@ -98,8 +96,8 @@ class WorkingCopy:
     release: ReleaseView
     edits: dict[str, DraftCard]
     base_hashes: dict[str, str | None]
-    cards: list[dict] = field(default_factory=list)
-    by_id: dict[str, dict] = field(default_factory=dict)
+    cards: list[CardData] = field(default_factory=list)
+    by_id: dict[str, CardData] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         cards = []
@@ -122,7 +120,7 @@ class WorkingCopy:
     def editable(self) -> bool:
         return self.draft.status == DraftStatus.DRAFT
 
-    def release_card(self, card_id: str) -> dict | None:
+    def release_card(self, card_id: str) -> CardData | None:
         """The card as the current release has it (canonical), or None for a new card."""
         card = self.release.by_id.get(card_id)
         return canonical_card(card) if card else None
@@ -253,7 +251,7 @@ async def retire_card(wc: WorkingCopy, card_id: str, actor: User) -> None:
     """Mark a card to be left out of the next release (a card only this draft adds is dropped)."""
     require_editable(wc.draft)
     if card_id not in wc.by_id:
-        raise ApiError(404, f"There is no card “{card_id}” in this draft.")
+        raise NotFound(f"There is no card “{card_id}” in this draft.")
     edit = wc.edits.get(card_id)
     async with in_transaction() as conn:
         if card_id not in wc.release.by_id:
@@ -275,7 +273,7 @@ async def discard_edit(wc: WorkingCopy, card_id: str, actor: User) -> None:
     require_editable(wc.draft)
     edit = wc.edits.get(card_id)
     if edit is None:
-        raise ApiError(404, f"This draft does not change “{card_id}”.")
+        raise NotFound(f"This draft does not change “{card_id}”.")
     async with in_transaction() as conn:
         await DraftCard.filter(id=edit.id).using_db(conn).delete()
         await audit.record(
@@ -288,7 +286,7 @@ async def move_card(wc: WorkingCopy, card_id: str, direction: str, actor: User) 
     """Swap a card with its neighbour in the same category (up or down)."""
     require_editable(wc.draft)
     if card_id not in wc.by_id or direction not in ("up", "down"):
-        raise ApiError(400, "Choose a card of this draft and a direction (up or down).")
+        raise Invalid("Choose a card of this draft and a direction (up or down).")
     order = [c["id"] for c in wc.cards]
     category = wc.by_id[card_id]["category"]
     peers = [i for i, cid in enumerate(order) if wc.by_id[cid]["category"] == category]

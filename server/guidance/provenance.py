@@ -19,6 +19,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.guidance.cards import CardData
+
 FRAMING = "framing"
 LOCAL = "local"
 KINDS = (FRAMING, LOCAL)
@@ -195,7 +197,7 @@ def grouped(lines: list[dict], passages: dict[str, Passage]) -> dict:
     }
 
 
-def card_sources(card: dict, passages: dict[str, Passage], origins: dict | None = None) -> dict:
+def card_sources(card: CardData, passages: dict[str, Passage], origins: dict | None = None) -> dict:
     """Where each line of a card comes from, for "Where the statement says this".
 
     origins: {"lines": {text: release}, "summary": release, "slots": {id: release}} from the
@@ -241,7 +243,7 @@ def outcome_sources(node: dict, passages: dict[str, Passage]) -> dict:
     return view
 
 
-def release_origins(card: dict, number: int, before: dict | None, previous: dict | None) -> dict:
+def release_origins(card: CardData, number: int, before: CardData | None, previous: dict | None) -> dict:
     """Which release introduced each agency-written part of a card being published as release `number`.
 
     before: the card's data in the previous release (None if it was not there); previous: the
@@ -270,7 +272,7 @@ def release_origins(card: dict, number: int, before: dict | None, previous: dict
     return origins
 
 
-def drop_written_ties(card: dict, *references: dict | None) -> dict:
+def drop_written_ties(card: CardData, *references: CardData | None) -> CardData:
     """The card with every tie an edit wrote or moved removed: a tie stays only on an unchanged line.
 
     references: the versions the edit started from (the published card, the draft's copy, a

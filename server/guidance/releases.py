@@ -9,7 +9,6 @@ notices exist together or not at all. Waking the worker after the commit is the 
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -17,18 +16,20 @@ from functools import cache
 from tortoise.transactions import in_transaction
 
 from server.db import within
+from server.guidance.cards import CardData, ReleasedCard
 from server.guidance.content import Content, content_hash, render_card
 from server.guidance.lexicon import Lexicon, app_lexicon
 from server.guidance.provenance import release_origins
 from server.guidance.rendering import plain_text
 from server.guidance.search import Results, rank
 from server.guidance.search_index import SearchIndex, release_index
-from server.push.outbox import enqueue_release_notices
+from server.lru import LRU
 from server.models import Agency, BaseCard, CardVersion, Release, ReleaseCard, User
+from server.push.outbox import enqueue_release_notices
 from server.settings import ROOT
 
 
-async def store_card(data: dict, connection=None) -> CardVersion:
+async def store_card(data: CardData, connection=None) -> CardVersion:
     """Store one card version (idempotent: the hash is the key)."""
     digest, html, stored = render_card(data)
     version = await CardVersion.get_or_none(hash=digest).using_db(connection)
@@ -80,7 +81,7 @@ def manifest_hash(number: int, cards: list[tuple[str, str]], categories, flow, d
 
 async def publish_release(
     agency: Agency,
-    cards: list[dict],
+    cards: list[CardData],
     categories: list[dict],
     flow: dict,
     summary: str,
@@ -169,8 +170,8 @@ class ReleaseView:
     manifest_hash: str
     categories: list[dict]
     flow: dict
-    cards: list[dict]
-    by_id: dict[str, dict] = field(default_factory=dict)
+    cards: list[ReleasedCard]
+    by_id: dict[str, ReleasedCard] = field(default_factory=dict)
     lexicon: Lexicon = field(default_factory=app_lexicon)
     index: SearchIndex = field(init=False)
 
@@ -242,18 +243,13 @@ class ReleaseCache:
     """Loaded releases by id (they never change), least recently used dropped first."""
 
     def __init__(self, size: int = 64):
-        self.size = size
-        self._items: OrderedDict[int, ReleaseView] = OrderedDict()
+        self._items: LRU[int, ReleaseView] = LRU(size)
 
     async def get(self, release: Release) -> ReleaseView:
         """The loaded view of a release."""
         view = self._items.get(release.id)
         if view is None:
-            view = await load_release(release)
-            self._items[release.id] = view
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        self._items.move_to_end(release.id)
+            view = self._items.put(release.id, await load_release(release))
         return view
 
 

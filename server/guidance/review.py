@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-
 from datetime import timedelta
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from server import clock
+from server.errors import Invalid, Refused
 from server.guidance.change_class import MAJOR
 from server.guidance.content import content_hash
 from server.guidance.drafts import (
@@ -21,8 +22,6 @@ from server.guidance.drafts import (
 from server.guidance.releases import publish_release
 from server.models import Agency, AuditEntry, Draft, DraftStatus, Release, Role, User
 from server.people import audit
-from server.people.auth import now
-from server.web.errors import ApiError
 
 DEFAULT_DUE_DAYS = 14
 ADDED = "added"
@@ -34,11 +33,8 @@ CONTRIBUTING = [
 ]
 
 
-class ReviewRefused(ApiError):
+class ReviewRefused(Refused):
     """This person may not take this review step."""
-
-    def __init__(self, message: str):
-        super().__init__(403, message)
 
 
 async def may_self_approve(agency: Agency) -> bool:
@@ -103,11 +99,11 @@ async def submit(wc: WorkingCopy, actor: User, sources: dict) -> None:
         if edit.data:
             problems += [str(e) for e in validate_card(wc, edit.data, sources, new=False)]
     if problems:
-        raise ApiError(400, "Some cards fail the content checks: " + "; ".join(problems), {"errors": problems})
+        raise Invalid("Some cards fail the content checks: " + "; ".join(problems), {"errors": problems})
     async with in_transaction() as conn:
         await _move(
             draft, (DraftStatus.DRAFT,), conn,
-            status=DraftStatus.IN_REVIEW, submitted_at=now(), reviewer_id=None, reviewed_at=None,
+            status=DraftStatus.IN_REVIEW, submitted_at=clock.now(), reviewer_id=None, reviewed_at=None,
         )
         await audit.record(draft.agency_id, actor, "draft.submit", draft_target(draft), connection=conn)
 
@@ -125,7 +121,7 @@ async def approve(wc: WorkingCopy, agency: Agency, actor: User, fingerprint: str
     async with in_transaction() as conn:
         await _move(
             draft, (DraftStatus.IN_REVIEW,), conn,
-            status=DraftStatus.APPROVED, reviewer_id=actor.id, reviewed_at=now(), review_comment=None,
+            status=DraftStatus.APPROVED, reviewer_id=actor.id, reviewed_at=clock.now(), review_comment=None,
         )
         await audit.record(
             draft.agency_id, actor, "draft.approve", draft_target(draft),
@@ -139,11 +135,11 @@ async def send_back(wc: WorkingCopy, actor: User, comment: str) -> None:
     _refuse_status(draft, (DraftStatus.IN_REVIEW, DraftStatus.APPROVED), "send back")
     comment = comment.strip()
     if not comment:
-        raise ApiError(400, "Say what needs to change: a comment is required to send a draft back.")
+        raise Invalid("Say what needs to change: a comment is required to send a draft back.")
     async with in_transaction() as conn:
         await _move(
             draft, (DraftStatus.IN_REVIEW, DraftStatus.APPROVED), conn,
-            status=DraftStatus.DRAFT, reviewer_id=actor.id, reviewed_at=now(), review_comment=comment,
+            status=DraftStatus.DRAFT, reviewer_id=actor.id, reviewed_at=clock.now(), review_comment=comment,
         )
         await audit.record(
             draft.agency_id, actor, "draft.send_back", draft_target(draft),
@@ -196,7 +192,7 @@ async def publish(
     changes, requires_ack = release_changes(wc)
     due_at = None
     if requires_ack:
-        due_at = draft.due_at or now() + timedelta(days=DEFAULT_DUE_DAYS)
+        due_at = draft.due_at or clock.now() + timedelta(days=DEFAULT_DUE_DAYS)
     base_hashes = {}
     for card in wc.cards:
         edit = wc.edits.get(card["id"])

@@ -33,6 +33,8 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass
 
+from server.errors import Invalid
+
 MAX_QUERY_LENGTH = 200
 PREFIX_MIN = 3
 TYPO_MIN = 5
@@ -49,8 +51,11 @@ _APOSTROPHE = re.compile(r"['\u2019]")
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-class BadQuery(ValueError):
+class BadQuery(Invalid):
     """A search query that cannot be used, with a message for the person who typed it."""
+
+    def __init__(self, message: str):
+        super().__init__(message, {"q": "invalid"})
 
 
 def check_query(raw: str) -> str:

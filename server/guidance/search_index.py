@@ -29,12 +29,13 @@ import gzip
 import hashlib
 import json
 import math
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 
 from server.guidance.lexicon import Lexicon
 from server.guidance.search import LEXICON_MARK, Tables, prepare, tokens
 from server.guidance.search_words import STOP_WORDS, card_text, inflections, stem
+from server.lru import LRU
 
 INDEX_FORMAT = 1
 # A word scores idf times the sum of the weights of the fields it is in.
@@ -269,8 +270,7 @@ def build_index(cards: list[dict], lexicon: Lexicon) -> SearchIndex:
     return SearchIndex(shipped, digest, prepare(shipped))
 
 
-_BUILT: OrderedDict[str, SearchIndex] = OrderedDict()
-_KEEP = 32
+_BUILT: LRU[str, SearchIndex] = LRU(32)
 
 
 def release_index(cards: list[dict], lexicon: Lexicon) -> SearchIndex:
@@ -279,9 +279,5 @@ def release_index(cards: list[dict], lexicon: Lexicon) -> SearchIndex:
     key = hashlib.sha256((compact_json(parts) + lexicon.digest).encode()).hexdigest()
     index = _BUILT.get(key)
     if index is None:
-        index = build_index(cards, lexicon)
-        _BUILT[key] = index
-        while len(_BUILT) > _KEEP:
-            _BUILT.popitem(last=False)
-    _BUILT.move_to_end(key)
+        index = _BUILT.put(key, build_index(cards, lexicon))
     return index

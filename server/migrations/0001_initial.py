@@ -1,4 +1,5 @@
 import functools
+from enum import StrEnum
 from json import dumps, loads
 
 from tortoise import fields, migrations
@@ -6,7 +7,22 @@ from tortoise.fields.base import OnDelete
 from tortoise.indexes import Index
 from tortoise.migrations import operations as ops
 
-from server.models import DraftStatus, Role
+# The enums as they were when this migration was written, frozen here: a migration never
+# imports the app's code, so changing server.models cannot change what this one means.
+
+
+class Role(StrEnum):
+    OFFICER = "officer"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class DraftStatus(StrEnum):
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+    WITHDRAWN = "withdrawn"
 
 
 class Migration(migrations.Migration):

@@ -10,9 +10,10 @@ from datetime import timedelta
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from server import clock
 from server.models import Agency, Invitation, Role, User
 from server.people import audit
-from server.people.auth import hash_password, now, revoke_user_sessions
+from server.people.auth import hash_password, revoke_user_sessions
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 256
@@ -89,7 +90,7 @@ def password_problem(password: str, confirm: str) -> str | None:
 
 async def _new_link(user: User, purpose: str, actor: User | None, days: int, conn) -> str:
     # One open link per person: a new one replaces any earlier link not yet used.
-    moment = now()
+    moment = clock.now()
     await Invitation.filter(user_id=user.id, used_at__isnull=True, expires_at__gt=moment).using_db(conn).update(
         expires_at=moment
     )
@@ -171,7 +172,7 @@ async def find_link(token: str) -> tuple[Invitation | None, str]:
         return None, LinkState.UNKNOWN
     if invitation.used_at is not None:
         return invitation, LinkState.USED
-    if invitation.expires_at <= now():
+    if invitation.expires_at <= clock.now():
         return invitation, LinkState.EXPIRED
     if not invitation.user.active:
         return invitation, LinkState.INACTIVE
@@ -187,7 +188,7 @@ async def use_link(token: str, password: str, confirm: str) -> User:
     if problem:
         raise AccountError(problem, "password")
     user = invitation.user
-    moment = now()
+    moment = clock.now()
     async with in_transaction() as conn:
         # The conditional update is what makes the link single-use under concurrent submits.
         claimed = (
@@ -223,7 +224,7 @@ async def deactivate(actor: User, user: User) -> int:
     async with in_transaction() as conn:
         await User.filter(id=user.id).using_db(conn).update(active=False)
         ended = await revoke_user_sessions(user)
-        moment = now()
+        moment = clock.now()
         await Invitation.filter(user_id=user.id, used_at__isnull=True, expires_at__gt=moment).using_db(conn).update(
             expires_at=moment
         )

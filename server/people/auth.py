@@ -1,31 +1,28 @@
-"""Passwords (argon2id), server-side sessions, CSRF tokens and the signed-in user."""
+"""Passwords (argon2id), server-side sessions and CSRF tokens (cookies are server/web/sessions.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from starlette.requests import Request
-from starlette.responses import Response
 
+from server import clock
 from server.models import Session, User
 
-SESSION_COOKIE = "fg_session"
-PRE_SESSION_COOKIE = "fg_csrf"
 SLIDE_AFTER = timedelta(hours=1)
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
-# Verified against when the email is unknown, so both failures take the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-def now() -> datetime:
-    """The current UTC time."""
-    return datetime.now(timezone.utc)
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so both failures take the same time (made on first use)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -36,7 +33,7 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Whether a password matches its hash (False for a missing hash)."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -48,7 +45,7 @@ def _token_id(token: str) -> str:
 async def start_session(user: User, days: int, user_agent: str = "") -> tuple[str, Session]:
     """A new session for a user; returns the cookie token and the row."""
     token = secrets.token_urlsafe(32)
-    moment = now()
+    moment = clock.now()
     session = await Session.create(
         id=_token_id(token),
         user=user,
@@ -60,13 +57,12 @@ async def start_session(user: User, days: int, user_agent: str = "") -> tuple[st
     return token, session
 
 
-async def session_for(request: Request) -> Session | None:
-    """The live session of a request (its user loaded), sliding its expiry; None if none."""
-    token = request.cookies.get(SESSION_COOKIE)
+async def live_session(token: str | None, days: int) -> Session | None:
+    """The live session of a cookie token (its user loaded), sliding its expiry by `days`; None if none."""
     if not token:
         return None
     session = await Session.get_or_none(id=_token_id(token)).prefetch_related("user")
-    moment = now()
+    moment = clock.now()
     if (
         session is None
         or session.revoked_at is not None
@@ -75,7 +71,6 @@ async def session_for(request: Request) -> Session | None:
     ):
         return None
     if moment - session.last_seen_at > SLIDE_AFTER:
-        days = request.app.state.settings.session_days
         session.last_seen_at = moment
         session.expires_at = moment + timedelta(days=days)
         await session.save(update_fields=["last_seen_at", "expires_at"])
@@ -84,44 +79,13 @@ async def session_for(request: Request) -> Session | None:
 
 async def end_session(session: Session) -> None:
     """Revoke a session at once."""
-    session.revoked_at = now()
+    session.revoked_at = clock.now()
     await session.save(update_fields=["revoked_at"])
 
 
 async def revoke_user_sessions(user: User) -> int:
     """Revoke every session of a user; returns how many were live."""
-    return await Session.filter(user=user, revoked_at__isnull=True).update(revoked_at=now())
-
-
-def set_session_cookie(response: Response, token: str, request: Request) -> None:
-    """Put the session token in an HttpOnly, SameSite=Lax cookie."""
-    settings = request.app.state.settings
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=settings.session_days * 86400,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
-    )
-
-
-def pre_session_csrf(request: Request) -> str:
-    """The CSRF token for forms shown before sign-in (double-submit cookie)."""
-    return request.cookies.get(PRE_SESSION_COOKIE) or secrets.token_urlsafe(24)
-
-
-def set_pre_session_cookie(response: Response, token: str, request: Request) -> None:
-    response.set_cookie(
-        PRE_SESSION_COOKIE,
-        token,
-        max_age=86400,
-        httponly=True,
-        samesite="lax",
-        secure=request.app.state.settings.secure_cookies,
-        path="/",
-    )
+    return await Session.filter(user=user, revoked_at__isnull=True).update(revoked_at=clock.now())
 
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from server import clock
 from server.models import LoginAttempt
-from server.people.auth import now
 
 WINDOW = timedelta(minutes=15)
 PER_ACCOUNT = 5
@@ -27,7 +27,7 @@ async def blocked_until(email: str, address: str) -> datetime | None:
     nothing about which accounts exist. A success resets the email's count, never the
     address's (one valid account must not unlock guessing at others).
     """
-    since = now() - WINDOW
+    since = clock.now() - WINDOW
     last_success = (
         await LoginAttempt.filter(email=email, succeeded=True, at__gt=since)
         .order_by("-at")

@@ -10,6 +10,7 @@ from tortoise import connections
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from server import clock
 from server.db import within
 from server.models import (
     Agency,
@@ -19,7 +20,6 @@ from server.models import (
     ReleaseCard,
     User,
 )
-from server.people.auth import now
 
 # Every notice of an app shares one Topic, so a push service keeps only the newest undelivered
 # one per device (and a notice sent twice after a crash replaces itself rather than stacking).
@@ -124,7 +124,7 @@ async def enqueue_release_notices(release: Release, connection) -> int:
         return 0
     payload = release_payload(agency, release)
     urgency = "high" if await _major(release, connection) else "normal"
-    moment = now()
+    moment = clock.now()
     rows = [_notice(s, release, "release", payload, urgency, RELEASE_TTL, moment) for s in subscriptions]
     return await _write(rows, connection)
 
@@ -145,9 +145,9 @@ async def enqueue_reminders(release: Release, users: list[User], connection=None
     async def go(conn) -> ReminderCount:
         agency = await Agency.get(id=release.agency_id).using_db(conn)
         subscriptions = await PushSubscription.filter(user_id__in=[u.id for u in users]).using_db(conn)
-        overdue = release.due_at is not None and release.due_at < now()
+        overdue = release.due_at is not None and release.due_at < clock.now()
         payload = reminder_payload(agency, release)
-        moment = now()
+        moment = clock.now()
         urgency = "high" if overdue else "normal"
         rows = [_notice(s, release, "reminder", payload, urgency, REMINDER_TTL, moment) for s in subscriptions]
         reached = {s.user_id for s in subscriptions}
@@ -192,7 +192,7 @@ def _claim_sql(dialect: str) -> str:
 
 async def due_exists() -> bool:
     """Whether any notice is waiting to be sent now (a cheap read before claiming)."""
-    return await PushOutbox.filter(status__in=(PENDING, SENDING), next_attempt_at__lte=now()).exists()
+    return await PushOutbox.filter(status__in=(PENDING, SENDING), next_attempt_at__lte=clock.now()).exists()
 
 
 async def unsettled_exists() -> bool:
@@ -204,7 +204,7 @@ async def claim(limit: int, lease_seconds: int) -> list[Claimed]:
     """Take up to `limit` due notices for this worker; a notice stays taken for the lease."""
     if limit <= 0:
         return []
-    moment = now()
+    moment = clock.now()
     client = connections.get("default")
     rows = await client.execute_query_dict(
         _claim_sql(client.capabilities.dialect),
@@ -240,7 +240,7 @@ async def release_claims(ids: list[int]) -> None:
     """Give notices this worker took but never tried back to the queue, due at once."""
     if ids:
         await PushOutbox.filter(id__in=ids, status=SENDING).update(
-            status=PENDING, next_attempt_at=now(), attempts=F("attempts") - 1
+            status=PENDING, next_attempt_at=clock.now(), attempts=F("attempts") - 1
         )
 
 
@@ -260,7 +260,7 @@ async def settle(results: list[Settled]) -> None:
     """Write the outcome of a batch of tries in one transaction."""
     if not results:
         return
-    moment = now()
+    moment = clock.now()
     by = {kind: [r for r in results if r.outcome == kind] for kind in ("sent", "gone", "retry", "failed")}
     async with in_transaction() as conn:
         if by["sent"]:

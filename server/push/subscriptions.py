@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from server.errors import Conflict, Invalid
 from server.models import PushOutbox, PushSubscription, User
 from server.push.vapid import b64url_decode
 from server.settings import Settings
@@ -24,16 +25,19 @@ KNOWN_PUSH_HOSTS = (
 MAX_ENDPOINT = 1000
 
 
-class BadSubscription(ValueError):
+class BadSubscription(Invalid):
     """A subscription the server will not store; .field names the part at fault."""
 
     def __init__(self, message: str, field: str):
-        super().__init__(message)
+        super().__init__(message, {field: "invalid"})
         self.field = field
 
 
-class SubscriptionTaken(Exception):
+class SubscriptionTaken(Conflict):
     """The endpoint is another user's subscription, and this request cannot show it is the same browser."""
+
+    def __init__(self):
+        super().__init__("This browser's alerts belong to another account. Turn alerts off there first.")
 
 
 @dataclass(frozen=True)

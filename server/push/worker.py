@@ -7,8 +7,7 @@ import logging
 import signal
 from datetime import timedelta
 
-from server import db
-from server.people.auth import now
+from server import clock, db
 from server.push import outbox
 from server.push.outbox import Claimed, Settled
 from server.push.sender import REASON_CHARS, Sender, retry_time
@@ -73,7 +72,7 @@ class PushWorker:
         if row.subscription_id is None or row.p256dh is None:
             base.outcome, base.reason = "gone", "the subscription was removed before sending"
             return base
-        if row.created_at + timedelta(seconds=row.ttl) <= now():
+        if row.created_at + timedelta(seconds=row.ttl) <= clock.now():
             base.reason = "expired: not delivered within its time to live"
             return base
         answer = await sender.send(

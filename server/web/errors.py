@@ -10,6 +10,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from server.errors import Conflict, DomainError, Invalid, NotFound, Refused
+
 log = logging.getLogger("fieldguide")
 
 # Stable error numbers for API clients.
@@ -25,6 +27,8 @@ ERRNO = {
     429: 117,  # too many requests
     500: 999,  # internal error
 }
+# The status of each kind of domain error (server/errors.py): the one place the domain meets HTTP.
+DOMAIN_STATUS = {Invalid: 400, Refused: 403, NotFound: 404, Conflict: 409, DomainError: 400}
 
 
 class ApiError(HTTPException):
@@ -34,6 +38,11 @@ class ApiError(HTTPException):
         super().__init__(status_code=status_code, detail=message)
         self.details = details or {}
         self.errno = errno or ERRNO.get(status_code, 999)
+
+
+def status_of(exc: DomainError) -> int:
+    """The HTTP status of a domain error, by its kind (the nearest one listed in DOMAIN_STATUS)."""
+    return next(DOMAIN_STATUS[kind] for kind in type(exc).__mro__ if kind in DOMAIN_STATUS)
 
 
 class NotSignedIn(Exception):
@@ -81,6 +90,11 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
             headers=headers,
         )
     return _page(request, status, message)
+
+
+async def domain_error(request: Request, exc: DomainError) -> Response:
+    """A domain error, rendered exactly as the ApiError of its status and errno would be."""
+    return await http_error(request, ApiError(status_of(exc), exc.message, exc.details))
 
 
 async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:

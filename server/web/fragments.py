@@ -9,12 +9,11 @@ the very blocks the online pages use, so both look the same.
 
 A release's fragments are the same for every officer of the agency, so they hold no one's
 state: the "what changed" page's acknowledgment panel is kept as an empty form, which
-pwa/static/ack-queue.js fills on the device (see views/acks.py device_ack_panel).
+pwa/static/ack-queue.js fills on the device (see server/web/offline_copy.py device_ack_panel).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 from markupsafe import Markup
@@ -22,6 +21,7 @@ from starlette.templating import Jinja2Templates
 
 from server.guidance.provenance import Passage
 from server.guidance.releases import ReleaseView
+from server.lru import LRU
 from server.web.page_context import (
     card_context,
     flow_context,
@@ -56,20 +56,16 @@ class Fragments:
     ):
         self.env = templates.env
         self.passages = passages
-        self.size = size
-        self.max_articles = articles
-        self._articles: OrderedDict[str, Markup] = OrderedDict()
-        self._pages: OrderedDict[int, dict] = OrderedDict()
-        self._changes: OrderedDict[tuple[int, str], dict] = OrderedDict()
+        self._articles: LRU[str, Markup] = LRU(articles)
+        self._pages: LRU[int, dict] = LRU(size)
+        self._changes: LRU[tuple[int, str], dict] = LRU(size)
 
     def article(self, card: dict) -> Markup:
         """The card's article (title, answer, body, local policy, sources): one per hash."""
         html = self._articles.get(card["hash"])
         if html is None:
             html = Markup(self.env.get_template(ARTICLE_TEMPLATE).render(card=card))
-            self._articles[card["hash"]] = html
-            while len(self._articles) > self.max_articles:
-                self._articles.popitem(last=False)
+            self._articles.put(card["hash"], html)
         return html
 
     def block(self, template: str, name: str, context: dict) -> str:
@@ -90,7 +86,6 @@ class Fragments:
         """Every guidance page a device can open offline, by path: {title, main[, card hash]} (and see changes_page)."""
         cached = self._pages.get(release.id)
         if cached is not None:
-            self._pages.move_to_end(release.id)
             return cached
         pages = {
             "/": self.page("views/home.html", home_context(release)),
@@ -106,10 +101,7 @@ class Fragments:
             )
             entry["card"] = card["hash"]
             pages[f"/cards/{card['id']}"] = entry
-        self._pages[release.id] = pages
-        while len(self._pages) > self.size:
-            self._pages.popitem(last=False)
-        return pages
+        return self._pages.put(release.id, pages)
 
     async def changes_page(
         self, release: ReleaseView, attestation: str, context: Callable[[], Awaitable[dict]]
@@ -122,10 +114,5 @@ class Fragments:
         key = (release.id, attestation)
         page = self._changes.get(key)
         if page is None:
-            page = self.page("views/changes.html", await context())
-            self._changes[key] = page
-            while len(self._changes) > self.size:
-                self._changes.popitem(last=False)
-        else:
-            self._changes.move_to_end(key)
+            page = self._changes.put(key, self.page("views/changes.html", await context()))
         return page

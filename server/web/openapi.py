@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from server import __version__
+from server.params import DEVICE_ID_PATTERN, MAX_RELEASE
 
 
 def _error():
@@ -16,7 +17,7 @@ def openapi_schema() -> dict:
         "in": "query",
         "required": False,
         "description": "A release number of the agency; omit for the current release.",
-        "schema": {"type": "integer", "minimum": 1},
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RELEASE},
     }
     etag_header = {"ETag": {"description": "Strong validator.", "schema": {"type": "string"}}}
     csrf_header = {
@@ -108,7 +109,7 @@ def openapi_schema() -> dict:
                             "in": "query",
                             "required": False,
                             "description": "The release number the device holds (If-None-Match is preferred).",
-                            "schema": {"type": "integer", "minimum": 0},
+                            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_RELEASE},
                         },
                         {
                             "name": "If-None-Match",
@@ -121,7 +122,7 @@ def openapi_schema() -> dict:
                             "in": "header",
                             "required": False,
                             "description": "The device's own id: 8-64 letters, digits, '-' or '_'.",
-                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+                            "schema": {"type": "string", "pattern": DEVICE_ID_PATTERN},
                         },
                     ],
                     "responses": {
@@ -280,14 +281,14 @@ def openapi_schema() -> dict:
                     "required": ["uuid", "release"],
                     "properties": {
                         "uuid": {"type": "string", "format": "uuid", "description": "Made by the client: the idempotency key."},
-                        "release": {"type": "integer", "minimum": 1},
+                        "release": {"type": "integer", "minimum": 1, "maximum": MAX_RELEASE},
                         "card_hashes": {
                             "type": "array",
                             "items": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                             "description": "Content hashes of the cards shown (each a card of the release).",
                         },
                         "device_time": {"type": ["string", "null"], "format": "date-time", "description": "With a time zone."},
-                        "device_id": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                        "device_id": {"type": ["string", "null"], "pattern": DEVICE_ID_PATTERN},
                         "attestation": {
                             "type": "string",
                             "description": "The sentence shown to the officer; kept when it is a wording the agency used.",
@@ -318,7 +319,7 @@ def openapi_schema() -> dict:
                             "required": ["p256dh", "auth"],
                             "properties": {"p256dh": {"type": "string"}, "auth": {"type": "string"}},
                         },
-                        "device_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                        "device_id": {"type": "string", "pattern": DEVICE_ID_PATTERN},
                         "old_endpoint": {"type": "string", "description": "A subscription this one replaces."},
                     },
                 },

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
+from server.errors import NotFound
 from server.guidance.provenance import Passage, card_sources, outcome_sources
 from server.guidance.releases import ReleaseView
-from server.web.errors import ApiError
 
 # What kind of answer a flow outcome is, shown above it.
 OUTCOME_KINDS = {
@@ -27,7 +27,7 @@ def card_context(release: ReleaseView, card_id: str, article: Markup, passages: 
     """One card: its category, its article (rendered by hash), where its lines come from, related cards."""
     item = release.by_id.get(card_id)
     if item is None:
-        raise ApiError(404, f"There is no card “{card_id}” in your agency's guidance.")
+        raise NotFound(f"There is no card “{card_id}” in your agency's guidance.")
     return {
         "release": release,
         "card": item,
@@ -60,7 +60,7 @@ def flow_context(release: ReleaseView, node_id: str | None, passages: dict[str, 
     node_id = node_id or release.flow["start"]
     node = release.flow["nodes"].get(node_id)
     if node is None:
-        raise ApiError(404, "That step of the decision flow does not exist.")
+        raise NotFound("That step of the decision flow does not exist.")
     return {
         "release": release,
         "flow": release.flow,

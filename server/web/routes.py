@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route
 
-from server.web.static import HashedStaticFiles, service_worker, web_manifest
+from server.web.static import HashedStaticFiles, precache_list, service_worker, web_manifest
 from server.web.views import (
     acks,
     admin_audit,
@@ -116,6 +116,7 @@ def routes(settings, assets) -> list:
         Route("/api/v1/openapi.json", api.openapi, name="api_openapi"),
         Route("/manifest.webmanifest", web_manifest, name="web_manifest"),
         Route("/sw.js", service_worker, name="service_worker"),
+        Route("/sw/assets.json", precache_list, name="service_worker_assets"),
         Route("/sw/{name:str}", service_worker, name="service_worker_part"),
         Mount(
             "/static",

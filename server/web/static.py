@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from server.web.errors import ApiError
+from server.web.views.api import etag_matches, not_modified
 
 LONG_CACHE = "public, max-age=31536000, immutable"
 
@@ -43,6 +44,17 @@ async def service_worker(request: Request) -> Response:
         media_type="text/javascript",
         headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
     )
+
+
+async def precache_list(request: Request) -> Response:
+    """/sw/assets.json: the hashed URL of every static file the offline shell loads, from the
+    asset table, and a version that changes with any of them (the ETag); always revalidated."""
+    listing = request.app.state.assets.precache
+    version = listing["version"]
+    etag = f'"a{version}"'
+    if etag_matches(request, etag):
+        return not_modified(etag, "no-cache")
+    return JSONResponse(listing, headers={"Cache-Control": "no-cache", "ETag": etag})
 
 
 async def web_manifest(request: Request) -> Response:

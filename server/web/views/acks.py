@@ -21,18 +21,12 @@ from server.acknowledgments.ledger import (
 )
 from server.guidance.releases import ReleaseView, latest_release
 from server.models import Agency, Role
+from server.params import parse_release_number
 from server.people import audit
 from server.web.errors import ApiError
 from server.web.views.common import page, release_for, require_csrf, signed_in
 
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def shown_hashes(release: ReleaseView, changes: list, first: bool) -> list[str]:
-    """Hashes of the cards the changes page shows: the added and changed ones (all, for a first release)."""
-    if first:
-        return sorted({c["hash"] for c in release.cards})
-    return sorted({release.by_id[c.card_id]["hash"] for c in changes if c.card_id in release.by_id})
 
 
 async def ack_panel(user, release: ReleaseView, hashes: list[str]) -> dict:
@@ -50,36 +44,11 @@ async def ack_panel(user, release: ReleaseView, hashes: list[str]) -> dict:
     }
 
 
-def device_ack_panel(release: ReleaseView, hashes: list[str], attestation: str) -> dict:
-    """The panel as a device keeps it for offline use: one for all officers, so no one's state in it.
-
-    No uuid and no CSRF token either: pwa/static/ack-queue.js fills them on the device and
-    shows the officer's own state from the acknowledgments it holds.
-    """
-    return {
-        "required": release.requires_ack,
-        "done": None,
-        "uuid": "",
-        "card_hashes": " ".join(hashes),
-        "attestation": attestation,
-        "current_number": release.number,
-    }
-
-
-def _release_number(raw) -> int:
-    if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit())):
-        raise ApiError(400, "release must be a release number.", {"release": "invalid"})
-    number = int(raw)
-    if not 0 < number < 10**9:
-        raise ApiError(400, "release must be a release number.", {"release": "invalid"})
-    return number
-
-
 async def acknowledge(request: Request) -> Response:
     """POST /acks: the acknowledgment form without JavaScript; back to the release's changes page."""
     form = await require_csrf(request)
     _, user = await signed_in(request)
-    number = _release_number(form.get("release", ""))
+    number = parse_release_number(form.get("release", ""))
     if form.get("attest") != "yes":
         raise ApiError(400, "Tick the box to confirm the sentence, then press Acknowledge.")
     release = await release_for(request, user, number)
@@ -104,7 +73,7 @@ async def api_record(request: Request) -> Response:
         raise ApiError(400, "The body must be a JSON object.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "The body must be a JSON object.")
-    release = await release_for(request, user, _release_number(body.get("release")))
+    release = await release_for(request, user, parse_release_number(body.get("release")))
     recorded = await record_ack(
         user,
         release,

@@ -6,22 +6,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.models import Role, User
+from server.params import parse_page_number
 from server.people import audit
-from server.web.errors import ApiError
 from server.web.views.common import page, signed_in
-
-
-def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    if not raw.isdigit() or not 0 < int(raw) < 10**6:
-        raise ApiError(400, "page must be a positive whole number.", {"page": raw})
-    return int(raw)
 
 
 async def audit_log(request: Request) -> Response:
     """Every admin action of the agency: who, what, when, which card/release/person, hashes."""
     _, admin = await signed_in(request, {Role.ADMIN})
-    number = _page_number(request)
+    number = parse_page_number(request.query_params.get("page", "1"))
     known = await audit.actions(admin.agency_id)
     action = (request.query_params.get("action") or "")[:64]
     query = audit.entries(admin.agency_id, action or None)

@@ -17,6 +17,7 @@ from server.guidance.base_updates import (
     take_merged,
 )
 from server.guidance.drafts import (
+    DraftConflict,
     active_draft,
     require_editable,
     retire_card,
@@ -82,8 +83,8 @@ async def resolve(request: Request) -> Response:
     merged = {k: str(form.get(k) or "").replace("\r\n", "\n").strip() for k in ("title", "summary", "body")}
     try:
         require_editable(wc.draft)
-    except ApiError as exc:
-        return await _update_page(request, update, merged=merged, message=exc.detail, status_code=409)
+    except DraftConflict as exc:
+        return await _update_page(request, update, merged=merged, message=exc.message, status_code=409)
     if choice == "base":
         await take_base(wc, update, user)
     elif choice == "ours":

@@ -18,6 +18,7 @@ from server.guidance.drafts import (
     validate_card,
 )
 from server.guidance.provenance import drop_written_ties
+from server.params import whole_number
 from server.people.auth import csrf_ok
 from server.web.errors import ApiError
 from server.web.views.admin_common import (
@@ -61,7 +62,7 @@ def card_from_form(form: FormData, existing: dict | None, published: dict | None
     existing = existing or {}
     slots = []
     count = str(form.get("lp_count") or "0")
-    for i in range(min(int(count), 50) if count.isdigit() else 0):
+    for i in range(min(whole_number(count) or 0, 50)):
         if form.get(f"lp_{i}_remove"):
             continue
         slots.append(

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from server.guidance.base_updates import pending_updates
 from server.guidance.drafts import STATUS_LABELS, active_draft, working_copy
 from server.models import Release, ReleaseCard, User
+from server.params import whole_number
 from server.web.views.admin_common import admin, current
 from server.web.views.common import page
 
@@ -75,6 +76,6 @@ async def releases(request: Request) -> Response:
             "release": await current(request, user),
             "history": history,
             "numbers": [r.number for r in rows],
-            "published": int(published) if published and published.isdigit() else None,
+            "published": whole_number(published),
         },
     )

@@ -7,11 +7,12 @@ from datetime import date, datetime, time, timedelta, timezone
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server import clock
+from server.errors import DomainError, Invalid, NotFound
 from server.guidance import review
 from server.guidance.drafts import STATUS_LABELS, WorkingCopy, set_details, start_draft
 from server.models import Draft, Release, User
-from server.people.auth import now
-from server.web.errors import ApiError
+from server.web.errors import ApiError, status_of
 from server.web.views.admin_common import (
     admin,
     admin_post,
@@ -36,7 +37,7 @@ NOTICES = {
 
 def due_date_value(wc: WorkingCopy) -> str:
     """The due date shown in the form: the saved one, or the default 14 days from today."""
-    due = wc.draft.due_at or now() + timedelta(days=review.DEFAULT_DUE_DAYS)
+    due = wc.draft.due_at or clock.now() + timedelta(days=review.DEFAULT_DUE_DAYS)
     return due.date().isoformat()
 
 
@@ -48,9 +49,9 @@ def parse_due(raw: str) -> datetime | None:
     try:
         day = date.fromisoformat(raw)
     except ValueError:
-        raise ApiError(400, f"“{raw}” is not a date: use the date picker or YYYY-MM-DD.") from None
-    if day < now().date():
-        raise ApiError(400, "The acknowledgment due date cannot be in the past.")
+        raise Invalid(f"“{raw}” is not a date: use the date picker or YYYY-MM-DD.") from None
+    if day < clock.now().date():
+        raise Invalid("The acknowledgment due date cannot be in the past.")
     return datetime.combine(day, time(23, 59, 59), tzinfo=timezone.utc)
 
 
@@ -134,8 +135,8 @@ async def details(request: Request) -> Response:
               "due_at": str(form.get("due_at") or "")}
     try:
         await set_details(wc.draft, values["summary"], parse_due(values["due_at"]), user)
-    except ApiError as exc:
-        return await draft_page(request, wc, error=exc.detail, form=values, status_code=exc.status_code)
+    except DomainError as exc:
+        return await draft_page(request, wc, error=exc.message, form=values, status_code=status_of(exc))
     return back_to(f"/admin/drafts/{wc.draft.id}?done=details#details")
 
 
@@ -163,12 +164,12 @@ async def step(request: Request) -> Response:
             return back_to(f"/admin/releases?published={release.number}")
         else:
             raise ApiError(404, "There is no such review step.")
-    except ApiError as exc:
-        if exc.status_code == 404:
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
             raise
         # A refused step may have changed the loaded draft before rolling back: show the stored one.
         wc.draft = await Draft.get(id=wc.draft.id)
         return await draft_page(
-            request, wc, error=exc.detail, form={"comment": comment}, status_code=exc.status_code
+            request, wc, error=exc.message, form={"comment": comment}, status_code=status_of(exc)
         )
     return back_to(f"/admin/drafts/{wc.draft.id}?done={name.replace('-', '_')}")

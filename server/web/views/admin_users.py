@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from server import clock
 from server.models import Invitation, Role, User
 from server.people import accounts
-from server.people.auth import now
 from server.web.errors import ApiError
 from server.web.views.common import page, require_csrf, signed_in
 
@@ -38,7 +38,7 @@ async def _person(request: Request, admin: User) -> User:
 
 async def _link_states(agency_id: int) -> dict[int, str]:
     """For people without a password: whether their latest link is open or expired."""
-    moment = now()
+    moment = clock.now()
     states: dict[int, str] = {}
     rows = await Invitation.filter(agency_id=agency_id, used_at__isnull=True).order_by("created_at").values(
         "user_id", "expires_at"

@@ -7,28 +7,25 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from server import clock
 from server.models import User
-from server.people.auth import (
+from server.people.auth import csrf_ok, end_session, start_session, verify_password
+from server.people.throttle import blocked_until, client_address, note_attempt
+from server.web.sessions import (
     PRE_SESSION_COOKIE,
     SESSION_COOKIE,
-    csrf_ok,
-    end_session,
-    now,
     pre_session_csrf,
     session_for,
     set_pre_session_cookie,
     set_session_cookie,
-    start_session,
-    verify_password,
 )
-from server.people.throttle import blocked_until, client_address, note_attempt
 from server.web.views.common import page, require_csrf
 
 SIGN_IN_FAILED = "That email and password do not match an active account."
 
 
 def _throttled(request: Request, email: str, until) -> Response:
-    minutes = max(1, -(-int((until - now()).total_seconds()) // 60))
+    minutes = max(1, -(-int((until - clock.now()).total_seconds()) // 60))
     when = "1 minute" if minutes == 1 else f"{minutes} minutes"
     response = _sign_in_page(
         request,
@@ -37,7 +34,7 @@ def _throttled(request: Request, email: str, until) -> Response:
         email,
         429,
     )
-    response.headers["Retry-After"] = str(max(1, int((until - now()).total_seconds())))
+    response.headers["Retry-After"] = str(max(1, int((until - clock.now()).total_seconds())))
     return response
 
 

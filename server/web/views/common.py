@@ -7,8 +7,10 @@ from starlette.responses import Response
 
 from server.guidance.releases import ReleaseView, latest_release
 from server.models import Release, Role, Session, User
-from server.people.auth import csrf_ok, session_for
+from server.params import parse_release_number
+from server.people.auth import csrf_ok
 from server.web.errors import ApiError, NotSignedIn
+from server.web.sessions import session_for
 
 
 async def signed_in(request: Request, roles: set[Role] | None = None) -> tuple[Session, User]:
@@ -63,11 +65,7 @@ async def release_for(request: Request, user: User, number: int | None = None) -
 def release_param(request: Request) -> int | None:
     """The ?release=N query parameter (used to save a whole release for offline use)."""
     raw = request.query_params.get("release")
-    if raw is None:
-        return None
-    if not raw.isdigit() or not 0 < int(raw) < 10**9:
-        raise ApiError(400, "release must be a positive whole number.", {"release": raw})
-    return int(raw)
+    return None if raw is None else parse_release_number(raw, "release")
 
 
 def page(request: Request, template: str, context: dict, status_code: int = 200) -> Response:

@@ -7,15 +7,13 @@ from starlette.responses import RedirectResponse, Response
 
 from server.people import accounts
 from server.people.accounts import LinkState
-from server.people.auth import (
+from server.people.auth import csrf_ok, end_session, start_session
+from server.web.sessions import (
     PRE_SESSION_COOKIE,
-    csrf_ok,
-    end_session,
     pre_session_csrf,
     session_for,
     set_pre_session_cookie,
     set_session_cookie,
-    start_session,
 )
 from server.web.views.common import page
 

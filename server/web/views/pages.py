@@ -5,8 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.guidance.search import BadQuery, check_query
-from server.web.errors import ApiError
+from server.guidance.search import check_query
 from server.web.page_context import (
     card_context,
     flow_context,
@@ -37,10 +36,7 @@ async def search(request: Request) -> Response:
     """Server-side search over title, tags, summary and body."""
     _, user = await signed_in(request)
     release = await release_for(request, user, release_param(request))
-    try:
-        query = check_query(request.query_params.get("q", ""))
-    except BadQuery as exc:
-        raise ApiError(400, str(exc)) from None
+    query = check_query(request.query_params.get("q", ""))
     return page(request, "views/search.html", search_context(release, query))
 
 

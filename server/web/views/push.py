@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from server import clock
 from server.acknowledgments import dashboard
 from server.models import PushSubscription, Release, Role, User
+from server.params import parse_device_id
 from server.people import audit
-from server.people.auth import now
 from server.push.outbox import enqueue_reminders
 from server.push.status import device_label
 from server.push.subscriptions import (
-    BadSubscription,
-    SubscriptionTaken,
     parse_subscription,
     remove_subscription,
     save_subscription,
@@ -24,7 +22,6 @@ from server.push.subscriptions import (
 from server.web.errors import ApiError
 from server.web.views.common import page, require_csrf, signed_in
 
-DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 NO_STORE = {"Cache-Control": "private, no-store"}
 
 
@@ -52,21 +49,13 @@ async def subscribe(request: Request) -> Response:
     await require_csrf(request)
     _, user = await signed_in(request)
     body = await _json_body(request)
-    try:
-        info = parse_subscription(body, request.app.state.settings)
-    except BadSubscription as exc:
-        raise ApiError(400, str(exc), {exc.field: "invalid"}) from None
-    device_id = body.get("device_id")
-    if device_id is not None and (not isinstance(device_id, str) or not DEVICE_ID.match(device_id)):
-        raise ApiError(400, "device_id is 1 to 64 letters, digits, - or _.", {"device_id": "invalid"})
+    info = parse_subscription(body, request.app.state.settings)
+    device_id = parse_device_id(body.get("device_id"))
     old = body.get("old_endpoint")
     if isinstance(old, str) and old and old != info.endpoint:
         # The browser replaced its subscription (pushsubscriptionchange): forget the old one.
         await remove_subscription(user, old)
-    try:
-        row, created = await save_subscription(user, info, device_id, request.headers.get("user-agent", ""))
-    except SubscriptionTaken:
-        raise ApiError(409, "This browser's alerts belong to another account. Turn alerts off there first.") from None
+    row, created = await save_subscription(user, info, device_id, request.headers.get("user-agent", ""))
     return JSONResponse(
         {"endpoint": row.endpoint, "created": created},
         status_code=201 if created else 200,
@@ -103,12 +92,12 @@ async def alerts(request: Request) -> Response:
 
 
 async def _pending_officers(user: User, number: int) -> tuple[Release, list[User]]:
-    status = await dashboard.release_status(user.agency_id, number, now())
+    status = await dashboard.release_status(user.agency_id, number, clock.now())
     if status is None:
         raise ApiError(404, f"Your agency has no release {number}.")
     if not status.requires_ack:
         raise ApiError(409, f"Release {number} does not ask for acknowledgment.")
-    rows = await dashboard.officer_rows(user.agency_id, status, now())
+    rows = await dashboard.officer_rows(user.agency_id, status, clock.now())
     ids = [r.user_id for r in rows if not r.acknowledged]
     officers = await User.filter(id__in=ids, agency_id=user.agency_id) if ids else []
     release = await Release.get(id=status.id, agency_id=user.agency_id)

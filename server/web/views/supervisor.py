@@ -7,6 +7,7 @@ from datetime import timedelta
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server import clock
 from server.acknowledgments.chart import completion_chart
 from server.acknowledgments.dashboard import (
     ReleaseStatus,
@@ -19,7 +20,7 @@ from server.acknowledgments.dashboard import (
 )
 from server.acknowledgments.evidence import evidence_zip, release_acks_csv
 from server.models import Agency, Device, Role, User
-from server.people.auth import now
+from server.params import parse_page_number, whole_number
 from server.push.status import attach_push_status, person_alerts
 from server.web.errors import ApiError
 from server.web.views.common import page, release_for, signed_in
@@ -36,7 +37,7 @@ SHOW = {
 async def overview(request: Request) -> Response:
     """/supervisor: every release with acknowledged / pending / overdue counts."""
     _, user = await signed_in(request, SUPERVISORS)
-    statuses = await release_statuses(user.agency_id, now())
+    statuses = await release_statuses(user.agency_id, clock.now())
     return page(request, "views/supervisor/overview.html", {"statuses": statuses})
 
 
@@ -47,22 +48,15 @@ async def _status(user: User, number: int, moment) -> ReleaseStatus:
     return status
 
 
-def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    if not raw.isdigit() or not 0 < int(raw) < 10**6:
-        raise ApiError(400, "page must be a positive whole number.", {"page": raw})
-    return int(raw)
-
-
 def _count_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
-    return int(raw) if raw is not None and raw.isdigit() and len(raw) < 8 else None
+    return whole_number(raw) if raw is not None and len(raw) < 8 else None
 
 
 async def release_detail(request: Request) -> Response:
     """/supervisor/releases/N: counts, completion chart, and the officers (by school and status)."""
     _, user = await signed_in(request, SUPERVISORS)
-    moment = now()
+    moment = clock.now()
     status = await _status(user, request.path_params["number"], moment)
     context = {"status": status, "reminded": _count_param(request, "reminded"), "unreachable": _count_param(request, "unreachable")}
     if not status.requires_ack:
@@ -71,7 +65,7 @@ async def release_detail(request: Request) -> Response:
     if show not in SHOW:
         raise ApiError(400, "status must be outstanding, acknowledged or all.", {"status": show})
     school = request.query_params.get("school", "")[:200]
-    number = _page_number(request)
+    number = parse_page_number(request.query_params.get("page", "1"))
     everyone = await officer_rows(user.agency_id, status, moment)
     selected = [r for r in everyone if r.school == school] if school else everyone
     status.expected = len(selected)
@@ -112,7 +106,7 @@ async def officer(request: Request) -> Response:
     person = await User.get_or_none(id=request.path_params["user_id"], agency_id=user.agency_id)
     if person is None:
         raise ApiError(404, "No such person in your agency.")
-    history = await officer_history(user.agency_id, person, now())
+    history = await officer_history(user.agency_id, person, clock.now())
     devices = await Device.filter(user_id=person.id).order_by("-last_sync_at", "-created_at")
     last_sync_at = max((d.last_sync_at for d in devices if d.last_sync_at), default=None)
     alerts = await person_alerts(person.id)
@@ -134,7 +128,7 @@ def _download(body, name: str, media_type: str) -> Response:
 async def release_csv(request: Request) -> Response:
     """/supervisor/releases/N/acks.csv: every officer's status on the release, as CSV."""
     _, user = await signed_in(request, SUPERVISORS)
-    moment = now()
+    moment = clock.now()
     status = await _status(user, request.path_params["number"], moment)
     agency = await Agency.get(id=user.agency_id)
     return _download(
@@ -147,7 +141,7 @@ async def release_csv(request: Request) -> Response:
 async def release_evidence(request: Request) -> Response:
     """/supervisor/releases/N/evidence.zip: acks CSV, the ledger chain and the manifest, for audits."""
     _, user = await signed_in(request, SUPERVISORS)
-    moment = now()
+    moment = clock.now()
     status = await _status(user, request.path_params["number"], moment)
     release = await release_for(request, user, status.number)
     agency = await Agency.get(id=user.agency_id)

@@ -1,4 +1,4 @@
-"""Keeping a device's offline copy current: the sync API and the page shell it fills."""
+"""Keeping a device's offline copy current: the sync API (it parses, calls offline_copy and answers) and the page shell."""
 
 from __future__ import annotations
 
@@ -7,22 +7,19 @@ import hashlib
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from server import clock
 from server.acknowledgments.sync import (
     CHECKED_HEADER,
     DEVICE_HEADER,
-    BadSyncRequest,
-    delta,
     held_release,
-    page_delta,
     parse_claim,
     parse_device_id,
     record_sync,
 )
-from server.people.auth import now
-from server.web.errors import ApiError
-from server.web.fragments import CHANGES_PATH, MARKS, SHELL_RELEASE
-from server.web.views.api import card_body, etag_matches, not_modified
-from server.web.views.changes import changes_fragment
+from server.models import Agency
+from server.web.fragments import MARKS, SHELL_RELEASE
+from server.web.offline_copy import offline_copy
+from server.web.views.api import etag_matches, not_modified
 from server.web.views.common import page, release_for, signed_in
 
 NO_STORE = "private, no-store"
@@ -31,37 +28,20 @@ NO_STORE = "private, no-store"
 async def sync(request: Request) -> Response:
     """304 when the device holds the current release; else its manifest and what the device lacks."""
     _, user = await signed_in(request)
-    try:
-        claim = parse_claim(request.headers.get("if-none-match"), request.query_params.get("have"))
-        device_id = parse_device_id(request.headers.get(DEVICE_HEADER))
-    except BadSyncRequest as exc:
-        raise ApiError(400, str(exc), exc.details) from None
+    claim = parse_claim(request.headers.get("if-none-match"), request.query_params.get("have"))
+    device_id = parse_device_id(request.headers.get(DEVICE_HEADER))
     current = await release_for(request, user)
     held = await held_release(claim, current, user.agency_id, request.app.state.releases)
-    checked_at = now().isoformat()
+    checked_at = clock.now().isoformat()
     headers = {"ETag": current.etag, "Cache-Control": NO_STORE, CHECKED_HEADER: checked_at}
     if device_id is not None:
         user_agent = request.headers.get("user-agent", "")
         await record_sync(user, device_id, user_agent, held.number if held else None)
     if held is current:
         return Response(status_code=304, headers=headers)
-    lacking, retired = delta(current, held)
-    fragments = request.app.state.fragments
-    # The what-changed page differs in every release, so it is always sent, never kept.
-    offline_pages = {**fragments.pages(current), CHANGES_PATH: await changes_fragment(request, user, current)}
-    pages, pages_kept = page_delta(offline_pages, fragments.pages(held) if held else None)
-    body = current.manifest()
-    body.update(
-        checked_at=checked_at,
-        base=held.number if held else None,
-        retired=retired,
-        card_bodies=[card_body(c, fragments) for c in lacking],
-        pages=pages,
-        pages_kept=pages_kept,
-        # The whole index (gzip ~13 KB): it depends on every card. null when the held release's
-        # index is the same (no searchable text changed): the phone keeps the one it has.
-        search_index=None if held and held.index.digest == current.index.digest else current.index.shipped,
-    )
+    agency = await Agency.get(id=user.agency_id)
+    body = await offline_copy(current, held, agency, request.app.state.releases, request.app.state.fragments)
+    body["checked_at"] = checked_at
     return JSONResponse(body, headers=headers)
 
 
