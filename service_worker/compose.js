@@ -1,7 +1,8 @@
 // Offline pages: the cached shell filled with one page of the release on this device, the way
-// the server renders it online (server/fragments.py has the marks and the other half).
-// Sets self.fieldguideCompose.
+// the server renders it online (server/web/fragments.py has the marks and the other half).
+// A part (see PARTS in sw.js): uses fieldguide.offline, adds fieldguide.compose.
 (() => {
+  const { offline } = self.fieldguide;
   const MARKS = {
     title: "@@fieldguide:title@@",
     main: "<!--fieldguide:main-->",
@@ -58,7 +59,6 @@
 
   /** The page at url from the release on this device (its "not saved" page if it has none), or null. */
   async function page(url) {
-    const offline = self.fieldguideOffline;
     // Twice at most: a new release may replace the one read between two reads.
     for (let attempt = 0; attempt < 2; attempt += 1) {
       const [release, shell] = await Promise.all([offline.currentRelease(), offline.shell()]);
@@ -90,5 +90,5 @@ after that the whole guide works with no signal.</p></body></html>`;
     return new Response(html, { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } });
   }
 
-  self.fieldguideCompose = { MARKS, fill, savedPath, page, unsaved };
+  self.fieldguide.compose = { page, unsaved };
 })();

@@ -1,18 +1,23 @@
 // The offline copy: the app shell and exactly one complete release of the officer's guidance,
 // kept current with the delta sync described in docs/sync.md.
 //
+// The shell is the page frame (/shell) and every static file it loads, which the server lists
+// with their hashed URLs in /sw/assets.json (from its asset table; the list's ETag changes
+// with any file). Files no longer listed are deleted.
 // Card bodies live in the cards cache under their API URL (/api/v1/cards/HASH); a hash names
 // one exact text, so a card unchanged between releases is never fetched twice. The release
 // itself (manifest, page fragments and search index) is one record in IndexedDB "meta" under
 // "release", so offline search needs nothing else.
 // It is replaced only after every card of the new release is cached, then the cards no longer
 // named are deleted: the device holds one whole release, never a mix.
-// Sets self.fieldguideOffline and self.fieldguideSync(reason).
+// A part (see PARTS in sw.js): uses fieldguide.db, adds fieldguide.offline.
 (() => {
+  const { db } = self.fieldguide;
   const SHELL_CACHE = "fieldguide-shell-v1";
   const CARDS_CACHE = "fieldguide-cards-v1";
   const OWN_PREFIXES = ["fieldguide-shell-", "fieldguide-cards-"];
   const SHELL_URL = "/shell";
+  const ASSETS_URL = "/sw/assets.json";
   const SYNC_URL = "/api/v1/sync";
   const CARD_PATH = /^\/api\/v1\/cards\/[0-9a-f]{64}$/;
   const RELEASE_KEY = "release";
@@ -20,10 +25,7 @@
   // Page starts and focus within this time of the last check are folded into it.
   const MIN_CHECK_GAP_MS = 30 * 1000;
   const QUIET_REASONS = new Set(["start", "focus", "interval"]);
-  const ASSET = /(?:href|src)="(\/static\/[^"]+)"/g;
-  const MODULE_IMPORT = /\bimport\s+(?:[\w*{}\s,]+\s+from\s+)?["'](\.{1,2}\/[\w./-]+\.js)["']/g;
 
-  const db = () => self.fieldguideDb;
   const cardUrl = (hash) => `/api/v1/cards/${hash}`;
   let memo = null;
   let running = null;
@@ -36,7 +38,7 @@
 
   /** The one complete release on this device ({number, etag, cards, pages, ...}) or null. */
   async function currentRelease() {
-    if (!memo) memo = (await db().get("meta", RELEASE_KEY)) || null;
+    if (!memo) memo = (await db.get("meta", RELEASE_KEY)) || null;
     return memo;
   }
 
@@ -51,48 +53,42 @@
     return response ? (await response.json()).article : null;
   }
 
-  // Every file the shell loads, and the scripts those import by relative path, in the cache.
-  // Hashed files never change; the others are fetched again when the shell itself changed.
-  async function keepAssets(cache, shellText, shellChanged) {
-    const keep = new Set();
-    const queue = [...shellText.matchAll(ASSET)].map((m) => m[1].replaceAll("&amp;", "&"));
-    while (queue.length) {
-      const url = queue.shift();
-      if (keep.has(url)) continue;
-      keep.add(url);
-      const hashed = new URL(url, self.location.origin).searchParams.has("v");
-      let response = hashed || !shellChanged ? await cache.match(url) : undefined;
-      if (!response) {
-        response = await fetch(url, { cache: "no-cache" });
-        if (!response.ok) throw new Error(`${url} answered ${response.status}`);
-        await cache.put(url, response.clone());
-      }
-      if (url.split("?")[0].endsWith(".js")) {
-        const base = new URL(url, self.location.origin);
-        for (const m of (await response.text()).matchAll(MODULE_IMPORT)) {
-          queue.push(new URL(m[1], base).pathname);
-        }
-      }
-    }
-    return keep;
-  }
+  const cacheKey = (request) => {
+    const url = new URL(request.url);
+    return url.pathname + url.search;
+  };
 
-  async function refreshShell() {
-    const cache = await caches.open(SHELL_CACHE);
-    const cached = await cache.match(SHELL_URL);
+  // The server's answer to url when it differs from the cached copy's ETag, or null (304).
+  async function fetchIfChanged(cache, url) {
+    const cached = await cache.match(url);
     const headers = {};
     if (cached && cached.headers.get("ETag")) headers["If-None-Match"] = cached.headers.get("ETag");
-    const response = await fetch(SHELL_URL, { headers, cache: "no-store", redirect: "manual" });
-    if (response.status === 304 && cached) {
-      await keepAssets(cache, await cached.text(), false);
-      return;
+    const response = await fetch(url, { headers, cache: "no-store", redirect: "manual" });
+    if (response.status === 304 && cached) return null;
+    if (response.status !== 200) throw new Error(`${url} answered ${response.status}`);
+    return response;
+  }
+
+  // The shell page and every file of the server's list in the cache, and nothing else. A hashed
+  // URL names one exact file, so only files not cached yet are fetched; the new shell and list
+  // are kept only once every file they need is.
+  async function refreshShell() {
+    const cache = await caches.open(SHELL_CACHE);
+    const shellPage = await fetchIfChanged(cache, SHELL_URL);
+    const list = await fetchIfChanged(cache, ASSETS_URL);
+    const { assets } = await (list ? list.clone() : await cache.match(ASSETS_URL)).json();
+    const cached = new Set((await cache.keys()).map(cacheKey));
+    for (const url of assets) {
+      if (cached.has(url)) continue;
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+      await cache.put(url, response);
     }
-    if (response.status !== 200) throw new Error(`the shell answered ${response.status}`);
-    const keep = await keepAssets(cache, await response.clone().text(), true);
-    await cache.put(SHELL_URL, response);
+    if (shellPage) await cache.put(SHELL_URL, shellPage);
+    if (list) await cache.put(ASSETS_URL, list);
+    const keep = new Set([SHELL_URL, ASSETS_URL, ...assets]);
     for (const request of await cache.keys()) {
-      const url = new URL(request.url);
-      if (url.searchParams.has("v") && !keep.has(url.pathname + url.search)) await cache.delete(request);
+      if (!keep.has(cacheKey(request))) await cache.delete(request);
     }
   }
 
@@ -147,7 +143,7 @@
   async function syncOnce(claim = true) {
     const previous = await currentRelease();
     const held = claim ? previous : null;
-    const headers = { "Fieldguide-Device": await db().deviceId() };
+    const headers = { "Fieldguide-Device": await db.deviceId() };
     if (held) headers["If-None-Match"] = held.etag;
     let response;
     try {
@@ -168,7 +164,7 @@
     await refreshShell();
     if (response.status === 304) {
       await saveCards(held.number, held.cards);
-      await db().put("meta", { at: checkedAt, release: held.number }, CHECKED_KEY);
+      await db.put("meta", { at: checkedAt, release: held.number }, CHECKED_KEY);
       await broadcast({ type: "synced", result: "current", release: held.number, checked_at: checkedAt });
       return "current";
     }
@@ -189,9 +185,9 @@
     const record = {
       ...manifest, search_index: searchIndex, pages, number: body.release, saved_at: new Date().toISOString(),
     };
-    await db().put("meta", record, RELEASE_KEY);
+    await db.put("meta", record, RELEASE_KEY);
     memo = record;
-    await db().put("meta", { at: checkedAt, release: record.number }, CHECKED_KEY);
+    await db.put("meta", { at: checkedAt, release: record.number }, CHECKED_KEY);
     await pruneCards(record);
     await broadcast({
       type: "release",
@@ -229,8 +225,8 @@
   async function forget() {
     if (running) await running;
     memo = null;
-    await db().del("meta", RELEASE_KEY);
-    await db().del("meta", CHECKED_KEY);
+    await db.del("meta", RELEASE_KEY);
+    await db.del("meta", CHECKED_KEY);
     for (const name of await caches.keys()) {
       if (OWN_PREFIXES.some((prefix) => name.startsWith(prefix))) await caches.delete(name);
     }
@@ -244,15 +240,15 @@
     }
   }
 
-  self.fieldguideOffline = {
+  self.fieldguide.offline = {
     SHELL_CACHE,
     CARDS_CACHE,
     isCardUrl: (path) => CARD_PATH.test(path),
     currentRelease,
     shell,
     article,
+    sync,
     forget,
     deleteOldCaches,
   };
-  self.fieldguideSync = sync;
 })();

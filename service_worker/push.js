@@ -1,7 +1,8 @@
 // Web Push in the service worker: show the notice, open "what changed" on a tap, update the
-// offline copy, and follow a browser's replaced subscription. Loaded by sw.js with importScripts,
-// after db.js (self.fieldguideDb).
+// offline copy, and follow a browser's replaced subscription.
+// A part (see PARTS in sw.js): uses fieldguide.db and fieldguide.offline; adds only listeners.
 (() => {
+  const { db, offline } = self.fieldguide;
   const PUSH_TAG = "guidance"; // one notice on the phone at a time: a newer one replaces it
   const PUSH_ICON = "/static/icons/icon-192.png";
   const PUSH_SUBSCRIPTIONS = "/api/v1/push/subscriptions";
@@ -33,16 +34,9 @@
     };
   }
 
-  // Start the offline copy's update to the new release (offline-copy.js owns syncing; without it,
-  // the page syncs when opened).
-  async function pushSyncRelease() {
-    if (typeof self.fieldguideSync !== "function") return;
-    try {
-      await self.fieldguideSync("push");
-    } catch {
-      // offline or refused: the next start or the next notice tries again
-    }
-  }
+  // Save the new release for offline use now (offline-copy.js owns syncing; it never rejects:
+  // offline or refused, the next start or the next notice tries again).
+  const pushSyncRelease = () => offline.sync("push");
 
   self.addEventListener("push", (event) => {
     let data = {};
@@ -87,14 +81,13 @@
     event.waitUntil((async () => {
       const old = event.oldSubscription;
       let subscription = event.newSubscription;
-      const db = self.fieldguideDb;
       try {
         if (!subscription && old && old.options) subscription = await self.registration.pushManager.subscribe(old.options);
       } catch {
         subscription = null;
       }
       if (subscription) {
-        const token = db ? await db.get("meta", "csrf_token").catch(() => null) : null;
+        const token = await db.get("meta", "csrf_token").catch(() => null);
         const body = { ...subscription.toJSON() };
         if (old) body.old_endpoint = old.endpoint;
         try {
@@ -110,7 +103,7 @@
         }
       }
       // The page finishes the job on its next start (push-optin.js reads this and re-sends).
-      if (db && old) await db.put("meta", old.endpoint, "push_old_endpoint").catch(() => {});
+      if (old) await db.put("meta", old.endpoint, "push_old_endpoint").catch(() => {});
     })());
   });
 })();

@@ -1,5 +1,4 @@
-// Fetch strategies of the service worker (loaded by sw.js with importScripts).
-// Sets self.fieldguideStrategies; everything else stays inside this function.
+// Fetch strategies of the service worker. A part (see PARTS in sw.js): adds fieldguide.strategies.
 (() => {
   /** The network's answer, or a rejection after ms milliseconds (the request goes on). */
   function withTimeout(request, ms) {
@@ -18,19 +17,19 @@
     return cached || fetch(request);
   }
 
-  /** The network's answer (kept for next time); the cached one when it fails or is slow. */
+  /**
+   * The network's answer; the cached one when it fails or is slow. Nothing is kept: the cache
+   * is filled by the part that owns it, so it holds exactly what that part decided.
+   */
   async function networkFirst(cacheName, request, { timeout = 2500, matchOptions } = {}) {
-    const cache = await caches.open(cacheName);
     try {
-      const response = await withTimeout(request, timeout);
-      if (response.ok) await cache.put(request, response.clone());
-      return response;
+      return await withTimeout(request, timeout);
     } catch (error) {
-      const cached = await cache.match(request, matchOptions);
+      const cached = await (await caches.open(cacheName)).match(request, matchOptions);
       if (cached) return cached;
       throw error;
     }
   }
 
-  self.fieldguideStrategies = { withTimeout, cacheFirst, networkFirst };
+  self.fieldguide.strategies = { withTimeout, cacheFirst, networkFirst };
 })();

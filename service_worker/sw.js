@@ -1,28 +1,31 @@
 // Service worker: keeps the app usable with no signal. Listeners and routing only; each part
-// below does one job. A part is service_worker/NAME.js, served as /sw/NAME.js; add yours to
-// PARTS. Parts reach the offline copy through self.fieldguideSync(reason) (check for a newer
-// release now, e.g. on a push message) and self.fieldguideOffline.
+// below does one job. A part is service_worker/NAME.js, served as /sw/NAME.js (the two from
+// /static are shared with the pages).
+//
+// The parts share one namespace, self.fieldguide, made here and nowhere else: a part adds what
+// it offers under the name given below and uses only what the parts above it added. Nothing
+// else passes between them. To add a part, put it in PARTS after the parts it uses.
+self.fieldguide = {};
 const PARTS = [
-  "/static/db.js",
-  "/sw/strategies.js",
-  "/sw/offline-copy.js",
-  "/sw/compose.js",
-  "/sw/push.js",
-  "/sw/ack-sync.js",
+  "/static/db.js", // db: the IndexedDB helper
+  "/static/ack-outbox.js", // acks: the acknowledgment outbox; uses db
+  "/sw/strategies.js", // strategies: fetch strategies
+  "/sw/offline-copy.js", // offline: the shell and one whole release, kept current by sync(); uses db
+  "/sw/compose.js", // compose: offline pages; uses offline
+  "/sw/push.js", // (listeners only) Web Push notices; uses db, offline
+  "/sw/ack-sync.js", // (listeners only) Background Sync of acknowledgments; uses acks
 ];
 importScripts(...PARTS);
 
 (() => {
   // A slow hallway network gets this long before the saved copy is shown instead.
   const NAVIGATION_TIMEOUT_MS = 2500;
-  const strategies = self.fieldguideStrategies;
-  const offline = self.fieldguideOffline;
-  const compose = self.fieldguideCompose;
+  const { strategies, offline, compose } = self.fieldguide;
 
   self.addEventListener("install", (event) => {
     self.skipWaiting();
     // Saving the release is retried on the next start, focus or reconnect if it fails now.
-    event.waitUntil(self.fieldguideSync("install"));
+    event.waitUntil(offline.sync("install"));
   });
 
   self.addEventListener("activate", (event) => {
@@ -34,7 +37,7 @@ importScripts(...PARTS);
 
   self.addEventListener("message", (event) => {
     const data = event.data || {};
-    if (data.type === "sync") event.waitUntil(self.fieldguideSync(data.reason));
+    if (data.type === "sync") event.waitUntil(offline.sync(data.reason));
     else if (data.type === "forget") event.waitUntil(offline.forget());
   });
 
@@ -72,6 +75,8 @@ importScripts(...PARTS);
     if (request.mode === "navigate") {
       event.respondWith(navigate(request, url));
     } else if (url.pathname.startsWith("/static/")) {
+      // The shell's files are saved under their hashed URLs (offline-copy.js). A module's
+      // relative import asks for a file without its hash: the network, else the saved copy.
       event.respondWith(
         url.searchParams.has("v")
           ? strategies.cacheFirst(offline.SHELL_CACHE, request)

@@ -1,6 +1,7 @@
-// The acknowledgment outbox, shared by the pages (ack-queue.js imports it) and the service
-// worker (ack-sync.js loads it with importScripts). A classic script with no exports: it sets
-// self.fieldguideAcks and needs self.fieldguideDb (db.js) loaded first.
+// The acknowledgment outbox, shared by the pages and the service worker. A classic script with
+// no exports, so that both can load it: pages import it after db.js (ack-queue.js) and use
+// self.fieldguideAcks; in the service worker it is a part (see PARTS in sw.js) that uses
+// fieldguide.db and adds fieldguide.acks.
 //
 // Each acknowledgment made on this device is a record in the IndexedDB store "acks", keyed by
 // its uuid, and stays there: "waiting" until the server confirms it, then "sent" (so a page
@@ -12,11 +13,11 @@
   const ENDPOINT = "/api/v1/acks";
   // Answers that no retry can change. 401/403 (signed out, another session) and 429/5xx wait.
   const FINAL = new Set([400, 404, 409, 413]);
-
-  const db = () => self.fieldguideDb;
+  const inWorker = typeof ServiceWorkerGlobalScope === "function" && self instanceof ServiceWorkerGlobalScope;
+  const db = inWorker ? self.fieldguide.db : self.fieldguideDb;
 
   async function all() {
-    return db() ? db().getAll(STORE) : [];
+    return db.getAll(STORE);
   }
 
   // The record of one officer's acknowledgment of one release on this device, if any.
@@ -28,7 +29,7 @@
   }
 
   async function put(record) {
-    await db().put(STORE, record);
+    await db.put(STORE, record);
     return record;
   }
 
@@ -85,5 +86,7 @@
     return running;
   }
 
-  self.fieldguideAcks = { STORE, all, find, put, flush };
+  const acks = { all, find, put, flush };
+  if (inWorker) self.fieldguide.acks = acks;
+  else self.fieldguideAcks = acks;
 })();

@@ -29,9 +29,8 @@ function when(iso) {
 
 async function deviceId() {
   // The same id the sync sends, so the dashboard can match an ack to a device's last sync.
-  const db = self.fieldguideDb;
-  const id = await (db.deviceId ? db.deviceId() : db.get("meta", "device_id")).catch(() => null);
-  return typeof id === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : null;
+  const id = await self.fieldguideDb.deviceId().catch(() => null);
+  return typeof id === "string" && /^[A-Za-z0-9_-]{8,64}$/.test(id) ? id : null;
 }
 
 function showPanel(record) {
@@ -156,7 +155,7 @@ async function keepServerAnswer() {
 }
 
 async function start() {
-  if (!acks || !user) return;
+  if (!user) return;
   const form = panel && panel.querySelector("[data-ack-form]");
   if (form) {
     fillForm(form);

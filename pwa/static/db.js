@@ -1,69 +1,77 @@
 // A small IndexedDB helper shared by the pages and the service worker.
-// A classic script with no exports: pages load it (e.g. `import "./db.js"` from app.js) and the
-// worker loads it with importScripts("/static/db.js"); both then use self.fieldguideDb.
-const DB_NAME = "fieldguide";
-const DB_VERSION = 1;
-// Object stores: "meta" (key/value: sync state), "acks" (queued acknowledgments, key uuid).
-const STORES = { meta: { keyPath: null }, acks: { keyPath: "uuid" } };
+// A classic script with no exports, so that both can load it: pages import it for its effect
+// (`import "./db.js"`) and use self.fieldguideDb; in the service worker it is a part (see PARTS
+// in sw.js) and adds fieldguide.db.
+(() => {
+  const DB_NAME = "fieldguide";
+  const DB_VERSION = 1;
+  // Object stores: "meta" (key/value: sync state), "acks" (queued acknowledgments, key uuid).
+  const STORES = { meta: { keyPath: null }, acks: { keyPath: "uuid" } };
 
-let opening = null;
+  let opening = null;
 
-function openDb() {
-  if (opening) return opening;
-  opening = new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, DB_VERSION);
-    request.onupgradeneeded = () => {
-      const db = request.result;
-      for (const [name, options] of Object.entries(STORES)) {
-        if (!db.objectStoreNames.contains(name)) {
-          db.createObjectStore(name, options.keyPath ? { keyPath: options.keyPath } : undefined);
+  function openDb() {
+    if (opening) return opening;
+    opening = new Promise((resolve, reject) => {
+      const request = indexedDB.open(DB_NAME, DB_VERSION);
+      request.onupgradeneeded = () => {
+        const db = request.result;
+        for (const [name, options] of Object.entries(STORES)) {
+          if (!db.objectStoreNames.contains(name)) {
+            db.createObjectStore(name, options.keyPath ? { keyPath: options.keyPath } : undefined);
+          }
         }
-      }
-    };
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => { opening = null; reject(request.error); };
-  });
-  return opening;
-}
+      };
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => { opening = null; reject(request.error); };
+    });
+    return opening;
+  }
 
-async function run(store, mode, action) {
-  const db = await openDb();
-  return new Promise((resolve, reject) => {
-    const tx = db.transaction(store, mode);
-    const request = action(tx.objectStore(store));
-    tx.oncomplete = () => resolve(request ? request.result : undefined);
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error);
-  });
-}
+  async function run(store, mode, action) {
+    const db = await openDb();
+    return new Promise((resolve, reject) => {
+      const tx = db.transaction(store, mode);
+      const request = action(tx.objectStore(store));
+      tx.oncomplete = () => resolve(request ? request.result : undefined);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  }
 
-// This browser's id for the server (meta "device_id"): read or made in one transaction, so a
-// page and the worker starting together agree on one id.
-async function deviceId() {
-  const db = await openDb();
-  return new Promise((resolve, reject) => {
-    const tx = db.transaction("meta", "readwrite");
-    const store = tx.objectStore("meta");
-    let id;
-    store.get("device_id").onsuccess = (event) => {
-      id = event.target.result;
-      if (typeof id !== "string") {
-        id = crypto.randomUUID();
-        store.put(id, "device_id");
-      }
-    };
-    tx.oncomplete = () => resolve(id);
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error);
-  });
-}
+  // This browser's id for the server (meta "device_id"): read or made in one transaction, so a
+  // page and the worker starting together agree on one id.
+  async function deviceId() {
+    const db = await openDb();
+    return new Promise((resolve, reject) => {
+      const tx = db.transaction("meta", "readwrite");
+      const store = tx.objectStore("meta");
+      let id;
+      store.get("device_id").onsuccess = (event) => {
+        id = event.target.result;
+        if (typeof id !== "string") {
+          id = crypto.randomUUID();
+          store.put(id, "device_id");
+        }
+      };
+      tx.oncomplete = () => resolve(id);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  }
 
-const dbApi = {
-  get: (store, key) => run(store, "readonly", (s) => s.get(key)),
-  getAll: (store) => run(store, "readonly", (s) => s.getAll()),
-  put: (store, value, key) => run(store, "readwrite", (s) => (key === undefined ? s.put(value) : s.put(value, key))),
-  del: (store, key) => run(store, "readwrite", (s) => s.delete(key)),
-  deviceId,
-};
+  const dbApi = {
+    get: (store, key) => run(store, "readonly", (s) => s.get(key)),
+    getAll: (store) => run(store, "readonly", (s) => s.getAll()),
+    put: (store, value, key) => run(store, "readwrite", (s) => (key === undefined ? s.put(value) : s.put(value, key))),
+    del: (store, key) => run(store, "readwrite", (s) => s.delete(key)),
+    deviceId,
+  };
 
-self.fieldguideDb = dbApi;
+  // In the service worker, on its one namespace; on the pages, as the global they use.
+  if (typeof ServiceWorkerGlobalScope === "function" && self instanceof ServiceWorkerGlobalScope) {
+    self.fieldguide.db = dbApi;
+  } else {
+    self.fieldguideDb = dbApi;
+  }
+})();

@@ -28,7 +28,7 @@ function isStandalone() {
 }
 
 // Why this device cannot get alerts right now, in words that say what to do; null when it can.
-export function unavailableReason() {
+function unavailableReason() {
   if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
     if (isIos() && !isStandalone()) {
       return "On iPhone and iPad, alerts work only in the Home Screen app: tap Share, then “Add to Home Screen”, open Field Guide from your Home Screen and come back to this page.";
@@ -70,8 +70,8 @@ async function ready() {
 }
 
 async function deviceId() {
-  const id = db ? await db.get("meta", "device_id").catch(() => null) : null;
-  return typeof id === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : undefined;
+  const id = await db.get("meta", "device_id").catch(() => null);
+  return typeof id === "string" && /^[A-Za-z0-9_-]{8,64}$/.test(id) ? id : undefined;
 }
 
 async function send(method, body) {
@@ -98,7 +98,7 @@ async function store(subscription, oldEndpoint) {
   if (oldEndpoint) body.old_endpoint = oldEndpoint;
   await send("POST", body);
   sessionStorage.setItem(SYNCED, subscription.endpoint);
-  if (db) await db.del("meta", OLD_ENDPOINT).catch(() => {});
+  await db.del("meta", OLD_ENDPOINT).catch(() => {});
 }
 
 // A subscription made with the current server key (replacing one made with a rotated key).
@@ -111,13 +111,13 @@ async function currentSubscription(registration, key) {
 }
 
 // On every start: tell the server about this device's subscription once per browser session.
-export async function resync() {
+async function resync() {
   if (unavailableReason() || Notification.permission !== "granted") return;
-  if (db) await db.put("meta", csrfToken(), CSRF_KEY).catch(() => {});
+  await db.put("meta", csrfToken(), CSRF_KEY).catch(() => {});
   const registration = await navigator.serviceWorker.getRegistration("/");
   if (!registration) return;
   const existing = await registration.pushManager.getSubscription();
-  const left = db ? await db.get("meta", OLD_ENDPOINT).catch(() => null) : null;
+  const left = await db.get("meta", OLD_ENDPOINT).catch(() => null);
   // No subscription and nothing left by the worker: the officer turned alerts off here.
   if (!existing && !left) return;
   if (existing && !left && sessionStorage.getItem(SYNCED) === existing.endpoint) return;
@@ -188,7 +188,7 @@ function setUp(section) {
 // Signing out turns alerts off on this device: the next person to use it must not get them.
 async function forgetOnSignOut() {
   sessionStorage.removeItem(SYNCED);
-  if (db) await Promise.all([db.del("meta", CSRF_KEY), db.del("meta", OLD_ENDPOINT)]).catch(() => {});
+  await Promise.all([db.del("meta", CSRF_KEY), db.del("meta", OLD_ENDPOINT)]).catch(() => {});
   if (!("serviceWorker" in navigator) || !("PushManager" in window)) return;
   const registration = await navigator.serviceWorker.getRegistration("/");
   const subscription = registration ? await registration.pushManager.getSubscription() : null;

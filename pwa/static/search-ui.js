@@ -147,7 +147,6 @@ function homeBox(box) {
 }
 
 function start() {
-  if (!search || !self.fieldguideDb) return;
   for (const ids of BOXES) {
     const box = { page: Boolean(ids.page), none: ids.none };
     for (const part of ["form", "input", "list", "count"]) box[part] = document.getElementById(ids[part]);

@@ -2,7 +2,8 @@
 // server/search.py, which documents the ranking. The server builds the index (stemming,
 // lexicon, weights); this only normalizes the query, looks its words up and sums. Keep the two
 // in step: tests/browser/test_search_parity.py compares them query by query.
-// A classic script: pages load it with a <script> tag and use self.fieldguideSearch.
+// A classic script with no exports: search-ui.js imports it for its effect and uses
+// self.fieldguideSearch.
 (() => {
   const MAX_QUERY_LENGTH = 200;
   const PREFIX_MIN = 3;
@@ -176,5 +177,5 @@
     return { close, hits: close ? hits : hits.slice(0, CLOSEST_SHOWN) };
   }
 
-  self.fieldguideSearch = { BadQuery, checkQuery, tokens, edits, prepare, units, rank, MAX_QUERY_LENGTH };
+  self.fieldguideSearch = { checkQuery, prepare, rank };
 })();
