@@ -25,7 +25,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from server import bootstrap, db  # noqa: E402
 from server.settings import Settings  # noqa: E402
-from tests.browser.conftest import (  # noqa: E402
+from tests.helpers.browser import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     PHONE,

@@ -1,6 +1,6 @@
 """How fast a release's push notices fan out, against the cost of encrypting them.
 
-Starts the push-service stand-in (tests/push_service.py) as its own process with N
+Starts the push-service stand-in (tests/helpers/push_service.py) as its own process with N
 subscriptions; it checks every request's VAPID JWT, headers and size and decrypts one notice
 in 100. In a temporary SQLite database it subscribes the demo officers' N devices, publishes
 a release (writing N outbox rows in the publish transaction), then times a push worker
@@ -33,13 +33,13 @@ from server.push import outbox  # noqa: E402
 from server.push.vapid import VapidSigner  # noqa: E402
 from server.push.worker import PushWorker  # noqa: E402
 from server.settings import Settings  # noqa: E402
-from tests.test_push import publish_next  # noqa: E402
+from tests.helpers.releases import publish_revision  # noqa: E402
 
 
 def start_stand_in(count: int, vapid_key: str) -> tuple[subprocess.Popen, int, list[dict]]:
     """The stand-in process and the subscriptions it made."""
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "push_service.py"), "--subscriptions", str(count),
+        [sys.executable, str(ROOT / "tests" / "helpers" / "push_service.py"), "--subscriptions", str(count),
          "--vapid-key", vapid_key, "--decrypt-every", "100"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -76,7 +76,7 @@ async def run(count: int, concurrency: int) -> None:
             batch_size=1000,
         )
         started = time.perf_counter()
-        release = await publish_next("Benchmark release.")
+        release = await publish_revision(summary="Benchmark release.", changes={"restraint-devices": "major"})
         enqueue = time.perf_counter() - started
         assert await PushOutbox.filter(release_id=release.id).count() == count
         payload = outbox.encode_payload((await PushOutbox.filter(release_id=release.id).first()).payload)

@@ -29,7 +29,7 @@ from server import bootstrap, db  # noqa: E402
 from server.guidance.releases import load_release  # noqa: E402
 from server.models import Agency, Release  # noqa: E402
 from server.settings import Settings  # noqa: E402
-from tests.browser.conftest import (  # noqa: E402
+from tests.helpers.browser import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     PHONE,
@@ -37,7 +37,7 @@ from tests.browser.conftest import (  # noqa: E402
     start_server,
     wait_offline_ready,
 )
-from tests.revisions import publish_revision  # noqa: E402
+from tests.helpers.releases import publish_revision  # noqa: E402
 
 QUERIES = [
     "should i cuff her",

@@ -14,12 +14,14 @@ from datetime import timedelta
 import httpx
 from asgi_lifespan import LifespanManager
 
+from server import clock
 from server.app import create_app
+from server.cli import SETTINGS_TABLE_END, SETTINGS_TABLE_START, settings_table
 from server.models import AuditEntry, Invitation, Session, User
-from server.people.auth import now
 from server.settings import ROOT, Settings
 
-from .conftest import csrf_of, sign_in
+from .helpers.clients import sign_in
+from .helpers.csrf import csrf_of
 
 LINK = re.compile(r'value="(http://[^"]+/invite/([A-Za-z0-9_-]+))"')
 NEW_PASSWORD = "correct horse battery staple"
@@ -63,7 +65,7 @@ async def test_invitation_sets_a_password_once_and_signs_in(app):
         invitation = await Invitation.get(user__email="new.officer@demo.test")
         assert invitation.token_hash == hashlib.sha256(token.encode()).hexdigest()
         assert invitation.purpose == "invite"
-        assert timedelta(days=6, hours=23) < invitation.expires_at - now() <= timedelta(days=7)
+        assert timedelta(days=6, hours=23) < invitation.expires_at - clock.now() <= timedelta(days=7)
         assert not await Invitation.filter(token_hash=token).exists()
 
         # Not yet able to sign in: no password.
@@ -103,7 +105,7 @@ async def test_expired_and_unknown_links_get_clear_pages(app):
     async with browser(app, "admin@demo.test") as admin, browser(app) as invitee:
         _, token = await _invite(admin, "late@demo.test")
         form = await invitee.get(f"/invite/{token}")
-        await Invitation.filter(user__email="late@demo.test").update(expires_at=now() - timedelta(seconds=1))
+        await Invitation.filter(user__email="late@demo.test").update(expires_at=clock.now() - timedelta(seconds=1))
         expired = await invitee.get(f"/invite/{token}")
         assert expired.status_code == 410 and "This link has expired" in expired.text and "new link" in expired.text
         posted = await invitee.post(
@@ -362,9 +364,13 @@ async def test_cli_creates_an_agency_whose_first_admin_gets_a_link(settings):
 
 
 def test_every_setting_is_in_the_readme_table():
+    """README's table is exactly the one `fieldguide settings-table` makes from the help texts."""
     readme = (ROOT / "README.md").read_text()
     for f in fields(Settings):
         assert f"| `{f.metadata['env']}` |" in readme, f.metadata["env"]
+    start = readme.index(SETTINGS_TABLE_START) + len(SETTINGS_TABLE_START) + 1
+    end = readme.index(SETTINGS_TABLE_END, start)
+    assert readme[start:end] == settings_table(), "README's settings table is stale: run fieldguide settings-table --write"
 
 
 def test_templates_have_no_inline_script_or_style():

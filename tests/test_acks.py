@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from datetime import datetime, timezone
 
+from server import clock
 from server.acknowledgments.dashboard import release_statuses
 from server.acknowledgments.ledger import (
     GENESIS,
@@ -16,10 +17,11 @@ from server.acknowledgments.ledger import (
 )
 from server.guidance.releases import load_release
 from server.models import Acknowledgment, Agency, AuditEntry, Release, User
-from server.people.auth import now
 
-from .ack_helpers import ack_form, client_as, csrf, post_ack, publish
-from .conftest import csrf_of
+from .helpers.acks import ack_form, post_ack
+from .helpers.clients import client_as
+from .helpers.csrf import csrf_of, csrf_token
+from .helpers.releases import publish_revision
 
 
 async def test_first_release_page_offers_the_form_with_every_card_hash(officer, app):
@@ -65,22 +67,22 @@ async def test_the_form_needs_the_box_ticked_and_a_csrf_token(officer):
 
 
 async def test_fifty_concurrent_duplicate_posts_make_exactly_one_row(officer):
-    token = await csrf(officer)
+    token = await csrf_token(officer)
     key = str(uuid.uuid4())
     device_time = "2026-01-05T10:00:00.000Z"
     responses = await asyncio.gather(
-        *(post_ack(officer, token, 1, key, device_time=device_time, device_id="phone-1") for _ in range(50))
+        *(post_ack(officer, token, 1, key, device_time=device_time, device_id="phone-0001") for _ in range(50))
     )
     codes = sorted(r.status_code for r in responses)
     assert codes == [200] * 49 + [201]
     assert {r.json()["uuid"] for r in responses} == {key}
     assert await Acknowledgment.all().count() == 1
     ack = await Acknowledgment.get(uuid=key)
-    assert ack.device_time == datetime(2026, 1, 5, 10, tzinfo=timezone.utc) and ack.device_id == "phone-1"
+    assert ack.device_time == datetime(2026, 1, 5, 10, tzinfo=timezone.utc) and ack.device_id == "phone-0001"
 
 
 async def test_concurrent_posts_with_different_uuids_for_one_release_make_one_row(officer):
-    token = await csrf(officer)
+    token = await csrf_token(officer)
     keys = [str(uuid.uuid4()) for _ in range(50)]
     responses = await asyncio.gather(*(post_ack(officer, token, 1, k) for k in keys))
     assert sorted(r.status_code for r in responses) == [200] * 49 + [201]
@@ -91,31 +93,31 @@ async def test_concurrent_posts_with_different_uuids_for_one_release_make_one_ro
 
 async def test_two_tabs_and_later_replays_return_the_existing_ack(app):
     async with client_as(app, "officer@demo.test") as tab1, client_as(app, "officer@demo.test") as tab2:
-        first = await post_ack(tab1, await csrf(tab1), 1)
+        first = await post_ack(tab1, await csrf_token(tab1), 1)
         assert first.status_code == 201
-        again = await post_ack(tab2, await csrf(tab2), 1)  # another session, another uuid
+        again = await post_ack(tab2, await csrf_token(tab2), 1)  # another session, another uuid
         assert again.status_code == 200 and again.json() == first.json()
-        replay = await post_ack(tab1, await csrf(tab1), 1, first.json()["uuid"])
+        replay = await post_ack(tab1, await csrf_token(tab1), 1, first.json()["uuid"])
         assert replay.status_code == 200 and replay.json()["received_at"] == first.json()["received_at"]
     assert await Acknowledgment.all().count() == 1
 
 
 async def test_a_uuid_of_someone_elses_ack_is_a_conflict(app):
     async with client_as(app, "officer@demo.test") as one, client_as(app, "officer2@demo.test") as two:
-        key = (await post_ack(one, await csrf(one), 1)).json()["uuid"]
-        taken = await post_ack(two, await csrf(two), 1, key)
+        key = (await post_ack(one, await csrf_token(one), 1)).json()["uuid"]
+        taken = await post_ack(two, await csrf_token(two), 1, key)
         assert taken.status_code == 409 and taken.json()["details"] == {"uuid": "taken"}
-        assert (await post_ack(two, await csrf(two), 1)).status_code == 201
+        assert (await post_ack(two, await csrf_token(two), 1)).status_code == 201
     assert await Acknowledgment.all().count() == 2
 
 
 async def test_an_older_release_ack_is_recorded_but_does_not_count_for_the_newer(officer):
-    await publish()
-    token = await csrf(officer)
+    await publish_revision(touch="teacher", changes={"teacher": "major"}, summary="Release {number}.")
+    token = await csrf_token(officer)
     old = await post_ack(officer, token, 1)
     assert old.status_code == 201 and old.json()["release"] == 1
     agency = await Agency.get(slug="demo")
-    statuses = {s.number: s for s in await release_statuses(agency.id, now())}
+    statuses = {s.number: s for s in await release_statuses(agency.id, clock.now())}
     assert statuses[2].acknowledged == 0 and statuses[1].acknowledged == 1
     page = await officer.get("/changes")
     assert "Acknowledge release 2" in page.text and 'name="release" value="2"' in page.text
@@ -128,16 +130,16 @@ async def test_an_older_release_ack_is_recorded_but_does_not_count_for_the_newer
 
 
 async def test_a_release_with_minor_changes_only_needs_no_ack(officer):
-    await publish(requires_ack=False)
+    await publish_revision(touch="teacher", changes={"teacher": "minor"}, requires_ack=False, summary="Release {number}.")
     page = await officer.get("/changes")
     assert "No acknowledgment needed" in page.text and "data-ack-form" not in page.text
-    refused = await post_ack(officer, await csrf(officer), 2)
+    refused = await post_ack(officer, await csrf_token(officer), 2)
     assert refused.status_code == 409 and "needs no acknowledgment" in refused.json()["message"]
     assert await Acknowledgment.all().count() == 0
 
 
 async def test_bad_ack_bodies_get_clear_errors_and_record_nothing(officer, app):
-    token = await csrf(officer)
+    token = await csrf_token(officer)
     bad = [
         ({"uuid": "not-a-uuid", "release": 1}, "uuid"),
         ({"uuid": str(uuid.uuid4()), "release": "one"}, "release"),
@@ -168,7 +170,7 @@ async def test_signed_out_api_calls_get_401(client):
 
 async def test_each_officer_lists_only_their_own_acks(app):
     async with client_as(app, "officer@demo.test") as one, client_as(app, "officer2@demo.test") as two:
-        mine = (await post_ack(one, await csrf(one), 1)).json()
+        mine = (await post_ack(one, await csrf_token(one), 1)).json()
         assert (await one.get("/api/v1/acks")).json()["acks"] == [mine]
         assert (await two.get("/api/v1/acks")).json()["acks"] == []
 
@@ -189,7 +191,7 @@ async def test_admins_word_the_attestation_and_acks_keep_the_words_shown(app):
 
         page = await officer.get("/changes")
         assert "I have read release 1 and will follow it on duty." in page.text
-        await post_ack(officer, await csrf(officer), 1)
+        await post_ack(officer, await csrf_token(officer), 1)
         ack = await Acknowledgment.get(user=await User.get(email="officer@demo.test"))
         assert ack.attestation == "I have read release 1 and will follow it on duty."
 
@@ -217,11 +219,11 @@ async def test_an_ack_keeps_the_wording_shown_even_if_it_changed_while_waiting(a
         token = csrf_of((await admin.get("/admin/attestation")).text)
         await admin.post("/admin/attestation", data={"csrf_token": token, "attestation": "Release {release}: read and understood."})
         # The page was shown before the change; the acknowledgment arrives after it.
-        invented = await post_ack(officer, await csrf(officer), 1, attestation="I agree to nothing.")
+        invented = await post_ack(officer, await csrf_token(officer), 1, attestation="I agree to nothing.")
         assert invented.status_code == 409 and invented.json()["details"] == {"attestation": "unknown"}
-        sent = await post_ack(officer, await csrf(officer), 1, shown["uuid"], attestation=sentence)
+        sent = await post_ack(officer, await csrf_token(officer), 1, shown["uuid"], attestation=sentence)
         assert sent.status_code == 201
         assert (await Acknowledgment.get(uuid=shown["uuid"])).attestation == sentence
     async with client_as(app, "officer2@demo.test") as other:
-        assert (await post_ack(other, await csrf(other), 1)).status_code == 201
+        assert (await post_ack(other, await csrf_token(other), 1)).status_code == 201
         assert (await Acknowledgment.get(user__email="officer2@demo.test")).attestation == "Release 1: read and understood."

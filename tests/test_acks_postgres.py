@@ -7,7 +7,7 @@ import uuid
 
 from asgi_lifespan import LifespanManager
 
-from server import bootstrap, db
+from server import bootstrap, clock, db
 from server.acknowledgments.dashboard import (
     officer_history,
     officer_rows,
@@ -18,13 +18,14 @@ from server.acknowledgments.ledger import record_ack, verify_agency
 from server.app import create_app
 from server.guidance.releases import load_release
 from server.models import Acknowledgment, Agency, Release, User
-from server.people.auth import now
 
-from .ack_helpers import client_as, csrf, post_ack, publish
-from .test_postgres import pg_settings  # noqa: F401
+from .helpers.acks import post_ack
+from .helpers.clients import client_as
+from .helpers.csrf import csrf_token
+from .helpers.releases import publish_revision
 
 
-async def test_concurrent_acks_chain_once_each_on_postgresql(pg_settings):  # noqa: F811
+async def test_concurrent_acks_chain_once_each_on_postgresql(pg_settings):
     try:
         await bootstrap.prepare(pg_settings, demo=True)
     finally:
@@ -44,10 +45,10 @@ async def test_concurrent_acks_chain_once_each_on_postgresql(pg_settings):  # no
         checked = await verify_agency(agency.id)
         assert checked.count == 5 and checked.broken is None
 
-        await publish()
+        await publish_revision(touch="teacher", changes={"teacher": "major"}, summary="Release {number}.")
         async with client_as(app, "officer@demo.test") as one, client_as(app, "officer2@demo.test") as two, \
                 client_as(app, "supervisor@demo.test") as sup:
-            tokens = {c: await csrf(c) for c in (one, two, sup)}
+            tokens = {c: await csrf_token(c) for c in (one, two, sup)}
             key = str(uuid.uuid4())
             posts = [post_ack(two, tokens[two], 2, key) for _ in range(25)]
             posts += [post_ack(two, tokens[two], 2) for _ in range(25)]
@@ -56,17 +57,17 @@ async def test_concurrent_acks_chain_once_each_on_postgresql(pg_settings):  # no
             assert await Acknowledgment.filter(release__number=2).count() == 1
             assert (await verify_agency(agency.id)).broken is None
 
-            statuses = {s.number: s for s in await release_statuses(agency.id, now())}
+            statuses = {s.number: s for s in await release_statuses(agency.id, clock.now())}
             assert (statuses[1].expected, statuses[1].acknowledged) == (2, 2)
             assert (statuses[2].expected, statuses[2].acknowledged) == (2, 1)
-            status = await release_status(agency.id, 2, now())
-            rows = await officer_rows(agency.id, status, now())
+            status = await release_status(agency.id, 2, clock.now())
+            rows = await officer_rows(agency.id, status, clock.now())
             assert [(r.email, r.status) for r in rows] == [
                 ("officer@demo.test", "pending"),
                 ("officer2@demo.test", "acknowledged"),
             ]
             officer = await User.get(email="officer@demo.test")
-            assert [h.status for h in await officer_history(agency.id, officer, now())] == ["pending", "acknowledged"]
+            assert [h.status for h in await officer_history(agency.id, officer, clock.now())] == ["pending", "acknowledged"]
             for path in ("/supervisor", "/supervisor/releases/2?status=all", f"/supervisor/officers/{officer.id}"):
                 assert (await sup.get(path)).status_code == 200, path
             evidence = await sup.get("/supervisor/releases/2/evidence.zip")

@@ -9,14 +9,14 @@ from server import bootstrap
 from server.guidance.change_class import suggest_change_class
 from server.models import Draft, DraftCard, Role
 
-from .revision_helpers import (
+from .helpers.clients import client_as
+from .helpers.csrf import csrf_token
+from .helpers.editor import (
     card_form,
-    client_as,
     current_card,
     edit_body,
     save_card,
     start_draft,
-    token,
 )
 
 
@@ -69,7 +69,7 @@ async def test_new_card_ids_must_be_slugs_and_must_not_clash(app):
         base = await current_card("teacher")
         for bad_id, message in [("teacher", "is already used by another card"), ("Radio Codes!", "is not a lowercase-hyphen slug")]:
             form = {
-                "csrf_token": await token(admin, f"{draft_url}/new-card"), "id": bad_id, "title": "Radio codes",
+                "csrf_token": await csrf_token(admin, f"{draft_url}/new-card"), "id": bad_id, "title": "Radio codes",
                 "summary": "Use channel 4.", "category": "agency", "audience": ["officer"], "tags": "radio",
                 "source": base["source"], "body": base["body"], "lp_count": "0", "op": "save",
             }
@@ -82,7 +82,7 @@ async def test_new_card_ids_must_be_slugs_and_must_not_clash(app):
 
 async def test_preview_endpoint_renders_sanitized_html(app):
     async with client_as(app, "admin@demo.test") as admin:
-        csrf = await token(admin)
+        csrf = await csrf_token(admin, "/admin")
         body = "## Do\n- Call **dispatch**.\n<script>alert(1)</script>\n\n[x](javascript:alert(1))\n"
         response = await admin.post(
             "/admin/preview",
@@ -99,7 +99,7 @@ async def test_preview_endpoint_renders_sanitized_html(app):
         refused = await admin.post("/admin/preview", data={"body": body})
         assert refused.status_code == 403
     async with client_as(app, "officer@demo.test") as officer:
-        csrf = await token(officer, "/")
+        csrf = await csrf_token(officer, "/")
         assert (await officer.post("/admin/preview", data={"csrf_token": csrf, "body": "x"})).status_code == 403
 
 
@@ -170,7 +170,7 @@ async def test_only_admins_of_the_agency_reach_the_admin_pages(app, settings):
         async with client_as(app, email) as other:
             for path in ("/admin", "/admin/releases", "/admin/base-updates/teacher"):
                 assert (await other.get(path)).status_code == 403, (email, path)
-            csrf = await token(other, "/")
+            csrf = await csrf_token(other, "/")
             assert (await other.post("/admin/drafts", data={"csrf_token": csrf})).status_code == 403
     assert await Draft.all().count() == 0
 
@@ -182,7 +182,7 @@ async def test_only_admins_of_the_agency_reach_the_admin_pages(app, settings):
     async with client_as(app, "admin@other.test") as stranger:
         assert (await stranger.get(draft_url)).status_code == 404
         assert (await stranger.get(f"{draft_url}/cards/teacher")).status_code == 404
-        csrf = await token(stranger)
+        csrf = await csrf_token(stranger, "/admin")
         for path in (f"{draft_url}/submit", f"{draft_url}/withdraw", f"{draft_url}/cards/teacher/retire"):
             assert (await stranger.post(path, data={"csrf_token": csrf})).status_code == 404
         own = await start_draft(stranger)
@@ -203,6 +203,6 @@ async def test_checkboxes_in_page_order_do_not_reorder_an_untouched_card(app, se
         form["source"] = in_page_order
         form["related"] = sorted(card["related"])
         path = f"{draft_url}/cards/restraint-devices"
-        response = await admin.post(path, data={"csrf_token": await token(admin, path), **form})
+        response = await admin.post(path, data={"csrf_token": await csrf_token(admin, path), **form})
         assert response.status_code == 303
     assert await DraftCard.all().count() == 0

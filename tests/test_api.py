@@ -6,6 +6,7 @@ import hashlib
 
 from server.guidance.content import content_hash, load_content
 from server.settings import ROOT
+from server.web.resources import Assets
 
 
 async def test_api_needs_sign_in(client):
@@ -103,6 +104,34 @@ async def test_web_manifest_and_service_worker_headers(client):
     assert sw.status_code == 200
     assert sw.headers["cache-control"] == "no-cache"
     assert sw.headers["content-type"].startswith("text/javascript")
+
+
+async def test_the_precache_list_names_the_shell_files_by_hashed_url(client, app):
+    listing = await client.get("/sw/assets.json")
+    assert listing.status_code == 200 and listing.headers["cache-control"] == "no-cache"
+    body = listing.json()
+    assert app.state.assets.url("app.js") in body["assets"]
+    assert app.state.assets.url("db.js") in body["assets"]  # imported by the modules, not by the page
+    assert app.state.assets.url("editor.js") not in body["assets"]  # admin only, online only
+    for url in body["assets"]:
+        file = await client.get(url)
+        assert file.status_code == 200 and "immutable" in file.headers["cache-control"], url
+    etag = listing.headers["etag"]
+    assert body["version"] in etag
+    again = await client.get("/sw/assets.json", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["etag"] == etag
+
+
+def test_the_precache_version_changes_with_a_listed_file_only(tmp_path):
+    (tmp_path / "app.js").write_text("// one")
+    (tmp_path / "editor.js").write_text("// admin")
+    first = Assets(tmp_path).precache
+    assert first["assets"] == [Assets(tmp_path).url("app.js")]
+    (tmp_path / "editor.js").write_text("// admin, edited")
+    assert Assets(tmp_path).precache == first
+    (tmp_path / "app.js").write_text("// two")
+    second = Assets(tmp_path).precache
+    assert second["version"] != first["version"] and second["assets"] != first["assets"]
 
 
 async def test_search_says_whether_the_match_is_close(officer):

@@ -9,9 +9,9 @@ from server.guidance.releases import sync_base_content
 from server.models import BaseCard, Draft, DraftCard, ReleaseCard
 from server.settings import ROOT
 
-from .revision_helpers import (
+from .helpers.clients import client_as
+from .helpers.editor import (
     DRAFT_URL,
-    client_as,
     current_card,
     edit_body,
     post,

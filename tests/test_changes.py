@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from server.models import Release
-
-from .revisions import publish_revision
-
-
-async def publish_with_edit(card_id: str, old: str, new: str, change: str = "major") -> Release:
-    """Release N+1 of the demo agency with one card's body edited."""
-    return await publish_revision(
-        edits={card_id: {"body": (old, new)}}, summary="Edited one card.", changes={card_id: change}
-    )
+from .helpers.releases import publish_revision
 
 
 async def test_first_release_has_nothing_to_compare(officer):
@@ -21,7 +12,14 @@ async def test_first_release_has_nothing_to_compare(officer):
 
 
 async def test_changes_show_a_word_level_redline(officer):
-    await publish_with_edit("restraint-devices", "Follow your agency's policy on the appropriate use", "Always follow your agency's written policy on the appropriate use")
+    await publish_revision(
+        edits={"restraint-devices": {"body": (
+            "Follow your agency's policy on the appropriate use",
+            "Always follow your agency's written policy on the appropriate use",
+        )}},
+        summary="Edited one card.",
+        changes={"restraint-devices": "major"},
+    )
     response = await officer.get("/changes")
     assert response.status_code == 200
     text = response.text

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from .route_matrix import (  # noqa: F401
+from .helpers.csrf import post_forms_without_token
+from .helpers.route_matrix import (
     ROLES,
     ROUTES,
     app_routes,
-    post_forms_without_token,
     request,
     snapshot,
-    world,
-    world_template,
 )
 
 CHANGING = [k for k in ROUTES if k[0] in ("POST", "PUT", "PATCH", "DELETE")]
@@ -21,7 +19,7 @@ CHANGING = [k for k in ROUTES if k[0] in ("POST", "PUT", "PATCH", "DELETE")]
 def test_every_changing_route_is_covered(app):
     present = [k for k in app_routes(app) if k[0] in ("POST", "PUT", "PATCH", "DELETE")]
     missing = [k for k in present if k not in CHANGING]
-    assert present and not missing, f"Declare these routes in tests/route_matrix.py ROUTES: {missing}"
+    assert present and not missing, f"Declare these routes in tests/helpers/route_matrix.py ROUTES: {missing}"
 
 
 @pytest.mark.parametrize("key", CHANGING, ids=lambda k: f"{k[0]} {k[1]}")

@@ -29,7 +29,8 @@ from server.acknowledgments.ledger import record_ack
 from server.guidance.releases import load_release
 from server.models import Device, Release, Role, User
 
-from .ack_helpers import client_as, publish
+from .helpers.clients import client_as
+from .helpers.releases import publish_revision
 
 T0 = datetime(2025, 1, 1, 12, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -38,7 +39,7 @@ LATER = T0 + 120 * DAY
 
 async def ack_at(monkeypatch, user: User, release: Release, moment: datetime):
     """Record an acknowledgment as if the server received it at `moment`."""
-    monkeypatch.setattr("server.acknowledgments.ledger.now", lambda: moment)
+    monkeypatch.setattr("server.clock.now", lambda: moment)
     await record_ack(user, await load_release(release), str(uuid.uuid4()), [])
 
 
@@ -48,9 +49,9 @@ async def county(app, settings, monkeypatch):
     agency = await bootstrap.create_agency(settings, "county", "County Police")
     r1 = await Release.get(agency=agency, number=1)
     await Release.filter(id=r1.id).update(published_at=T0, due_at=T0 + 14 * DAY)
-    r2 = await publish(agency, published_at=T0 + 30 * DAY, due_at=T0 + 44 * DAY)
-    r3 = await publish(agency, requires_ack=False, published_at=T0 + 60 * DAY)
-    r4 = await publish(agency, published_at=T0 + 90 * DAY, due_at=T0 + 104 * DAY)
+    r2 = await publish_revision(agency=agency, touch="teacher", changes={"teacher": "major"}, summary="Release {number}.", published_at=T0 + 30 * DAY, due_at=T0 + 44 * DAY)
+    r3 = await publish_revision(agency=agency, touch="teacher", changes={"teacher": "minor"}, requires_ack=False, summary="Release {number}.", published_at=T0 + 60 * DAY)
+    r4 = await publish_revision(agency=agency, touch="teacher", changes={"teacher": "major"}, summary="Release {number}.", published_at=T0 + 90 * DAY, due_at=T0 + 104 * DAY)
     people = {}
     for key, name, school, created, role in [
         ("alma", "Alma Reyes", "Lincoln High", T0 - 10 * DAY, Role.OFFICER),
@@ -121,7 +122,7 @@ async def test_overdue_and_late_around_the_due_date(county, monkeypatch):
 
 async def test_a_release_without_due_date_is_never_overdue(county, monkeypatch):
     agency, people, _ = county
-    release = await publish(agency, published_at=T0 + 110 * DAY)
+    release = await publish_revision(agency=agency, touch="teacher", changes={"teacher": "major"}, summary="Release {number}.", published_at=T0 + 110 * DAY)
     status = {s.number: s for s in await release_statuses(agency.id, T0 + 5000 * DAY)}[5]
     assert (status.expected, status.pending, status.overdue) == (3, 3, 0)
     await ack_at(monkeypatch, people["ben"], release, T0 + 4000 * DAY)

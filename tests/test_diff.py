@@ -11,8 +11,8 @@ from server.guidance.diff import (
 from server.guidance.releases import load_release
 from server.models import Agency, Release, ReleaseCard
 
-from .revision_helpers import (
-    client_as,
+from .helpers.clients import client_as
+from .helpers.editor import (
     current_card,
     edit_body,
     post,

@@ -15,8 +15,10 @@ from server.web.fragments import (
     TITLE_MARK,
 )
 
-from .ack_helpers import client_as, csrf, post_ack
-from .revisions import publish_revision
+from .helpers.acks import post_ack
+from .helpers.clients import client_as
+from .helpers.csrf import csrf_token
+from .helpers.releases import publish_revision
 
 # The only per-officer values of an online what-changed page: its ack form's token and uuid.
 OFFICER_STATE = re.compile(r'(<form class="ack-form"[^>]*>\s*<input type="hidden" name="csrf_token" value=")[^"]*("'
@@ -88,7 +90,7 @@ async def test_what_changed_is_kept_for_offline_use_with_no_ones_state(officer, 
         edits={"restraint-devices": {"body": ("use of physical restraint.", "use of physical restraint, every time.")}},
         changes={"restraint-devices": "major"},
     )
-    assert (await post_ack(officer, await csrf(officer), 2)).status_code == 201
+    assert (await post_ack(officer, await csrf_token(officer), 2)).status_code == 201
     kept = (await officer.get("/api/v1/sync")).json()["pages"]["/changes"]
     assert kept["title"] == "What changed in release 2 · SRO Field Guide"
     assert "compared with release 1" in kept["main"] and "major change" in kept["main"]

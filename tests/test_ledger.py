@@ -23,18 +23,21 @@ from server.acknowledgments.ledger import (
 from server.models import Acknowledgment, Agency
 from server.settings import ROOT
 
-from .ack_helpers import client_as, csrf, post_ack, publish
+from .helpers.acks import post_ack
+from .helpers.clients import client_as
+from .helpers.csrf import csrf_token
+from .helpers.releases import publish_revision
 
 
 async def make_chain(app) -> Agency:
     """Four acknowledgments in the demo agency: two releases, three people."""
     async with client_as(app, "officer@demo.test") as one, client_as(app, "officer2@demo.test") as two:
-        assert (await post_ack(one, await csrf(one), 1, device_time="2026-01-05T10:00:00+02:00")).status_code == 201
-        assert (await post_ack(two, await csrf(two), 1)).status_code == 201
-        await publish()
-        assert (await post_ack(one, await csrf(one), 2, device_id="phone_1")).status_code == 201
+        assert (await post_ack(one, await csrf_token(one), 1, device_time="2026-01-05T10:00:00+02:00")).status_code == 201
+        assert (await post_ack(two, await csrf_token(two), 1)).status_code == 201
+        await publish_revision(touch="teacher", changes={"teacher": "major"}, summary="Release {number}.")
+        assert (await post_ack(one, await csrf_token(one), 2, device_id="phone_0001")).status_code == 201
     async with client_as(app, "supervisor@demo.test") as sup:
-        assert (await post_ack(sup, await csrf(sup), 2)).status_code == 201
+        assert (await post_ack(sup, await csrf_token(sup), 2)).status_code == 201
     return await Agency.get(slug="demo")
 
 

@@ -7,7 +7,8 @@ import re
 from server.guidance.content import load_content
 from server.settings import ROOT
 
-from .conftest import csrf_of, sign_in
+from .helpers.clients import sign_in
+from .helpers.csrf import csrf_of
 
 CARDS = load_content(ROOT / "content").cards
 

@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
-
-import asyncpg
 import httpx
-import pytest
 from asgi_lifespan import LifespanManager
 
 from server import bootstrap, db
 from server.app import create_app
-from server.settings import Settings
 
-from .conftest import sign_in
-from .test_changes import publish_with_edit
-
-PG = "postgres://postgres@127.0.0.1:5432"
-
-
-@pytest.fixture
-async def pg_settings(tmp_path):
-    """A brand-new PostgreSQL database for one test, dropped afterwards."""
-    name = f"fieldguide_test_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(f"{PG}/test")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield Settings(data_dir=tmp_path, database_url=f"{PG}/{name}")
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+from .helpers.clients import sign_in
+from .helpers.releases import publish_revision
 
 
 async def test_whole_slice_on_postgresql(pg_settings):
@@ -53,7 +33,11 @@ async def test_whole_slice_on_postgresql(pg_settings):
             results = (await client.get("/api/v1/search", params={"q": "zip ties"})).json()["results"]
             assert results[0]["id"] == "restraint-devices"
 
-            await publish_with_edit("teacher", "## Do", "## Do\n- Greet students by name.\n")
+            await publish_revision(
+                edits={"teacher": {"body": ("## Do", "## Do\n- Greet students by name.\n")}},
+                summary="Edited one card.",
+                changes={"teacher": "major"},
+            )
             assert (await client.get("/api/v1/manifest", headers={"If-None-Match": etag})).status_code == 200
             changes = await client.get("/changes")
             assert "What changed in release 2" in changes.text and "Greet students by name" in changes.text

@@ -21,9 +21,10 @@ from server.models import (
     User,
 )
 
-from .revision_helpers import (
+from .helpers.clients import client_as
+from .helpers.csrf import csrf_token
+from .helpers.editor import (
     DRAFT_URL,
-    client_as,
     current_card,
     edit_body,
     post,
@@ -32,9 +33,8 @@ from .revision_helpers import (
     set_summary,
     start_draft,
     step,
-    token,
 )
-from .revisions import publish_revision
+from .helpers.releases import publish_revision
 
 TEACHER_OLD = "Check how your MOU defines your teacher role."
 TEACHER_NEW = "Read how your MOU defines your teacher role."
@@ -198,7 +198,7 @@ async def test_local_card_is_added_and_shown_to_officers(app):
     async with client_as(app, "admin@demo.test") as author, client_as(app, "admin2@demo.test") as reviewer:
         draft_url = await start_draft(author)
         form = {
-            "csrf_token": await token(author, f"{draft_url}/new-card"),
+            "csrf_token": await csrf_token(author, f"{draft_url}/new-card"),
             "id": "campus-radio", "title": "Campus radio", "summary": "Use channel 4 on campus.",
             "category": "agency", "audience": ["officer"], "tags": "radio, channel",
             "source": ["A Clear and Concise Memorandum of Understanding is Essential"],

@@ -3,11 +3,7 @@ delivering to a push-service stand-in that checks VAPID and decrypts every notic
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import re
 import stat
-import time
 
 import pytest
 
@@ -24,33 +20,12 @@ from server.push.vapid import (
     check_subject,
 )
 
-from .conftest import sign_in
-from .push_service import PushService
-from .revisions import publish_revision
+from .helpers.clients import sign_in
+from .helpers.csrf import csrf_token
+from .helpers.push import eventually, settled
+from .helpers.releases import publish_revision
 
-META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-
-
-@pytest.fixture
-def settings(settings):
-    """Test settings: the stand-in's loopback host accepted, fast polling and retries."""
-    return settings.with_(
-        push_extra_hosts="127.0.0.1", push_poll_ms=20, push_retry_base_ms=40, push_lease_seconds=10, push_max_attempts=4
-    )
-
-
-@pytest.fixture
-def service(app):
-    """The push-service stand-in, checking pushes against this app's VAPID key."""
-    stand_in = PushService(vapid_key=app.state.push_signer.public_key).start()
-    yield stand_in
-    assert stand_in.errors() == [], "the server broke the Web Push protocol"
-    stand_in.stop()
-
-
-async def csrf(client) -> str:
-    """The session's CSRF token, as the page's meta tag gives it to scripts."""
-    return META_CSRF.search((await client.get("/alerts")).text).group(1)
+pytestmark = pytest.mark.fast_push
 
 
 async def subscribe(client, subscription: dict, **extra):
@@ -58,32 +33,8 @@ async def subscribe(client, subscription: dict, **extra):
     return await client.post(
         "/api/v1/push/subscriptions",
         json={**subscription, **extra},
-        headers={"X-CSRF-Token": await csrf(client)},
+        headers={"X-CSRF-Token": await csrf_token(client, "/alerts")},
     )
-
-
-async def publish_next(summary: str = "Clarified restraint policy.", change: str | None = "major", slug: str = "demo") -> Release:
-    """Release N+1 of an agency with the same cards, one marked as changed."""
-    changes = {"restraint-devices": change} if change else {}
-    return await publish_revision(slug, summary=summary, changes=changes)
-
-
-async def eventually(check, timeout: float = 15.0):
-    """Wait until check() (sync or async) is true; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
-async def settled() -> bool:
-    return not await PushOutbox.filter(status__in=("pending", "sending")).exists()
 
 
 # --- VAPID --------------------------------------------------------------------------------
@@ -151,12 +102,12 @@ async def test_subscribe_checks_csrf_and_every_field(officer, service):
     assert (await subscribe(officer, sub, device_id="bad id!")).status_code == 400
     assert await PushSubscription.all().count() == 0
 
-    created = await subscribe(officer, sub, device_id="phone-1")
+    created = await subscribe(officer, sub, device_id="phone-0001")
     assert created.status_code == 201 and created.json() == {"endpoint": sub["endpoint"], "created": True}
     again = await subscribe(officer, sub)
     assert again.status_code == 200 and again.json()["created"] is False
     row = await PushSubscription.get(endpoint=sub["endpoint"]).prefetch_related("user")
-    assert row.user.email == "officer@demo.test" and row.device_id == "phone-1"
+    assert row.user.email == "officer@demo.test" and row.device_id == "phone-0001"
 
 
 async def test_known_push_services_are_accepted(officer, service):
@@ -176,7 +127,7 @@ async def test_unsubscribe_and_a_replaced_subscription(officer, service):
     # pushsubscriptionchange: the new subscription names the one it replaces.
     assert (await subscribe(officer, second, old_endpoint=first["endpoint"])).status_code == 201
     assert [s.endpoint for s in await PushSubscription.all()] == [second["endpoint"]]
-    token = await csrf(officer)
+    token = await csrf_token(officer, "/alerts")
     gone = await officer.request("DELETE", "/api/v1/push/subscriptions", json={"endpoint": second["endpoint"]}, headers={"X-CSRF-Token": token})
     assert gone.status_code == 204
     again = await officer.request("DELETE", "/api/v1/push/subscriptions", json={"endpoint": second["endpoint"]}, headers={"X-CSRF-Token": token})
@@ -190,21 +141,21 @@ async def test_a_browser_signed_in_as_someone_else_moves_to_them(client, service
     sub = service.subscribe()
     await sign_in(client, "officer@demo.test")
     await subscribe(client, sub)
-    await client.post("/sign-out", data={"csrf_token": await csrf(client)})
+    await client.post("/sign-out", data={"csrf_token": await csrf_token(client, "/alerts")})
     await sign_in(client, "officer2@demo.test")
     assert (await subscribe(client, sub)).status_code == 200
     row = await PushSubscription.get(endpoint=sub["endpoint"]).prefetch_related("user")
     assert row.user.email == "officer2@demo.test"
     # Knowing the endpoint is not enough: without the browser's own keys it stays where it is.
     other_keys = service.subscribe()["keys"]
-    await client.post("/sign-out", data={"csrf_token": await csrf(client)})
+    await client.post("/sign-out", data={"csrf_token": await csrf_token(client, "/alerts")})
     await sign_in(client, "supervisor@demo.test")
     assert (await subscribe(client, {**sub, "keys": other_keys})).status_code == 409
     assert (await PushSubscription.get(endpoint=sub["endpoint"]).prefetch_related("user")).user.email == "officer2@demo.test"
     # Someone else cannot remove it.
-    await client.post("/sign-out", data={"csrf_token": await csrf(client)})
+    await client.post("/sign-out", data={"csrf_token": await csrf_token(client, "/alerts")})
     await sign_in(client, "officer@demo.test")
-    token = await csrf(client)
+    token = await csrf_token(client, "/alerts")
     response = await client.request("DELETE", "/api/v1/push/subscriptions", json={"endpoint": sub["endpoint"]}, headers={"X-CSRF-Token": token})
     assert response.status_code == 404
 
@@ -217,7 +168,7 @@ async def test_alerts_page_has_the_button_and_lists_devices(officer, service):
     await officer.post(
         "/api/v1/push/subscriptions",
         json=service.subscribe(),
-        headers={"X-CSRF-Token": await csrf(officer), "User-Agent": "Mozilla/5.0 (Linux; Android 14) Chrome/126.0 Mobile"},
+        headers={"X-CSRF-Token": await csrf_token(officer, "/alerts"), "User-Agent": "Mozilla/5.0 (Linux; Android 14) Chrome/126.0 Mobile"},
     )
     assert "Chrome on Android" in (await officer.get("/alerts")).text
 
@@ -249,7 +200,7 @@ async def test_publish_notifies_every_subscribed_user_of_the_agency_and_nobody_e
     gone_user = await User.create(agency_id=officer.agency_id, email="former@demo.test", name="Former", role=Role.OFFICER, active=False)
     await _direct_subscription(gone_user, retired)
 
-    release = await publish_next("Clarified when restraints may be used.")
+    release = await publish_revision(summary="Clarified when restraints may be used.", changes={"restraint-devices": "major"})
     # Written with the release, before anything was sent.
     rows = await PushOutbox.filter(release_id=release.id)
     assert sorted(r.endpoint for r in rows) == sorted([phone["endpoint"], tablet["endpoint"], other_phone["endpoint"]])
@@ -275,7 +226,7 @@ async def test_publish_notifies_every_subscribed_user_of_the_agency_and_nobody_e
     assert all(s.last_delivered_at for s in await PushSubscription.filter(user_id__in=[officer.id, officer2.id]))
 
     # A minor change goes out at normal urgency, and the app's /changes link works for that release.
-    await publish_next("Typo fixed.", change="minor")
+    await publish_revision(summary="Typo fixed.", changes={"restraint-devices": "minor"})
     await eventually(lambda: len(service.delivered(phone["endpoint"])) == 2)
     assert service.delivered(phone["endpoint"])[-1].urgency == "normal"
     await sign_in(client, "officer@demo.test")
@@ -294,7 +245,7 @@ async def test_notices_are_written_in_the_publish_transaction(service):
     releases.enqueue_release_notices = then_fail
     try:
         with pytest.raises(RuntimeError):
-            await publish_next()
+            await publish_revision(summary="Clarified restraint policy.", changes={"restraint-devices": "major"})
     finally:
         releases.enqueue_release_notices = real
     assert await Release.filter(number=2).count() == 0
@@ -305,7 +256,7 @@ async def test_gone_subscription_is_removed_and_history_kept(service):
     sub = service.subscribe()
     row = await _direct_subscription(await User.get(email="officer@demo.test"), sub)
     service.gone(sub["endpoint"])
-    await publish_next()
+    await publish_revision(summary="Clarified restraint policy.", changes={"restraint-devices": "major"})
     await eventually(lambda: PushOutbox.filter(status="gone").exists())
     assert not await PushSubscription.filter(id=row.id).exists()
     notice = await PushOutbox.get(status="gone")
@@ -317,7 +268,7 @@ async def test_server_error_then_created_is_retried_and_delivered_once(service):
     sub = service.subscribe()
     await _direct_subscription(await User.get(email="officer@demo.test"), sub)
     service.script(sub["endpoint"], 500)
-    await publish_next()
+    await publish_revision(summary="Clarified restraint policy.", changes={"restraint-devices": "major"})
     await eventually(settled)
     assert [r.status for r in service.to(sub["endpoint"])] == [500, 201]
     assert len(service.delivered(sub["endpoint"])) == 1
@@ -332,7 +283,7 @@ async def test_retry_after_is_honoured(service):
     await _direct_subscription(await User.get(email="officer@demo.test"), sub)
     # Without Retry-After the next try would come after 20-40 ms (FIELDGUIDE_PUSH_RETRY_BASE_MS=40).
     service.script(sub["endpoint"], (429, {"Retry-After": "2"}))
-    await publish_next()
+    await publish_revision(summary="Clarified restraint policy.", changes={"restraint-devices": "major"})
     await eventually(settled)
     first, second = service.to(sub["endpoint"])
     assert (first.status, second.status) == (429, 201)
@@ -343,7 +294,7 @@ async def test_gives_up_after_the_last_try_with_the_reason(app, service, setting
     sub = service.subscribe()
     await _direct_subscription(await User.get(email="officer@demo.test"), sub)
     service.script(sub["endpoint"], *([503] * (settings.push_max_attempts + 2)))
-    await publish_next()
+    await publish_revision(summary="Clarified restraint policy.", changes={"restraint-devices": "major"})
     await eventually(settled)
     notice = await PushOutbox.get()
     assert notice.status == "failed" and notice.attempts == settings.push_max_attempts
@@ -355,7 +306,7 @@ async def test_unreachable_push_service_never_blocks_publishing(service):
     sub = service.subscribe()
     await _direct_subscription(await User.get(email="officer@demo.test"), sub)
     service.stop()
-    release = await publish_next()
+    release = await publish_revision(summary="Clarified restraint policy.", changes={"restraint-devices": "major"})
     assert release.number == 2
     await eventually(lambda: PushOutbox.filter(attempts__gte=1, status="pending").exists())
     notice = await PushOutbox.get()

@@ -6,14 +6,19 @@ from __future__ import annotations
 import re
 import uuid
 
+import pytest
+
 from server import bootstrap
 from server.acknowledgments.ledger import record_ack
 from server.guidance.releases import load_release
 from server.models import AuditEntry, PushOutbox, PushSubscription, Role, User
 
-from .ack_helpers import client_as
-from .conftest import csrf_of
-from .test_push import eventually, publish_next, service, settings, settled  # noqa: F401  (fixtures)
+from .helpers.clients import client_as
+from .helpers.csrf import csrf_of
+from .helpers.push import eventually, settled
+from .helpers.releases import publish_revision
+
+pytestmark = pytest.mark.fast_push
 
 
 async def _subscribe(user: User, sub: dict) -> None:
@@ -40,7 +45,7 @@ async def test_dashboard_tells_alerts_off_from_not_delivered_from_delivered(app,
     await _subscribe(sam, dead)
     service.gone(dead["endpoint"])
 
-    release = await publish_next("New restraint wording.")
+    release = await publish_revision(summary="New restraint wording.", changes={"restraint-devices": "major"})
     await eventually(settled)
 
     async with client_as(app, "supervisor@demo.test") as supervisor:
@@ -68,7 +73,7 @@ async def test_remind_pending_reaches_only_officers_who_have_not_acknowledged(ap
     casey_phone, sam_phone = service.subscribe(), service.subscribe()
     await _subscribe(casey, casey_phone)
     await _subscribe(sam, sam_phone)
-    release = await publish_next("New restraint wording.")
+    release = await publish_revision(summary="New restraint wording.", changes={"restraint-devices": "major"})
     await eventually(settled)
     view = await load_release(release)
     await record_ack(sam, view, str(uuid.uuid4()), [c["hash"] for c in view.cards])

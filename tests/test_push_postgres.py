@@ -12,9 +12,8 @@ from server.push import outbox
 from server.push.vapid import VapidSigner
 from server.push.worker import PushWorker
 
-from .push_service import PushService
-from .test_postgres import pg_settings  # noqa: F401  (the fixture)
-from .test_push import publish_next
+from .helpers.push_service import PushService
+from .helpers.releases import publish_revision
 
 
 async def _fan_out(settings, service: PushService, count: int) -> list[str]:
@@ -24,11 +23,11 @@ async def _fan_out(settings, service: PushService, count: int) -> list[str]:
         sub = service.subscribe()
         await PushSubscription.create(user=officer, endpoint=sub["endpoint"], p256dh=sub["keys"]["p256dh"], auth=sub["keys"]["auth"])
         endpoints.append(sub["endpoint"])
-    await publish_next()
+    await publish_revision(summary="Clarified restraint policy.", changes={"restraint-devices": "major"})
     return endpoints
 
 
-async def test_claims_and_workers_on_postgresql(pg_settings):  # noqa: F811
+async def test_claims_and_workers_on_postgresql(pg_settings):
     settings = pg_settings.with_(push_extra_hosts="127.0.0.1", push_concurrency=4, push_poll_ms=20)
     service = PushService(vapid_key=VapidSigner.from_settings(settings).public_key, delay=0.01).start()
     try:

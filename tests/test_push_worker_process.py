@@ -17,8 +17,9 @@ from server import db
 from server.models import PushOutbox, PushSubscription, User
 from server.push.vapid import VapidSigner
 
-from .push_service import PushService
-from .test_push import eventually, publish_next
+from .helpers.push import eventually
+from .helpers.push_service import PushService
+from .helpers.releases import publish_revision
 
 FIELDGUIDE = str(Path(sys.executable).parent / "fieldguide")
 CONCURRENCY = 4
@@ -86,7 +87,7 @@ async def test_killed_mid_fan_out_then_restarted_delivers_the_rest(database, ser
     endpoints = await subscribe_officers(service, 60)
     first = worker(database)
     await started(first)
-    await publish_next()
+    await publish_revision(summary="Clarified restraint policy.", changes={"restraint-devices": "major"})
     await eventually(lambda: len(service.delivered()) >= 12)
     first.send_signal(signal.SIGKILL)
     first.wait(10)
@@ -113,7 +114,7 @@ async def test_sigterm_finishes_in_flight_notices_and_hands_back_the_rest(databa
     endpoints = await subscribe_officers(service, 40)
     first = worker(database, lease=600)
     await started(first)
-    await publish_next()
+    await publish_revision(summary="Clarified restraint policy.", changes={"restraint-devices": "major"})
     await eventually(lambda: len(service.delivered()) >= 8)
     first.send_signal(signal.SIGTERM)
     out = await finished(first, timeout=30)
@@ -130,7 +131,7 @@ async def test_sigterm_finishes_in_flight_notices_and_hands_back_the_rest(databa
 
 async def test_two_workers_on_one_sqlite_database_send_each_notice_once(database, service):
     endpoints = await subscribe_officers(service, 120)
-    await publish_next()
+    await publish_revision(summary="Clarified restraint policy.", changes={"restraint-devices": "major"})
     workers = [worker(database, "--until-empty", lease=600) for _ in range(2)]
     for process in workers:
         await started(process)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from server.models import Agency, AuditEntry, Draft, DraftStatus, Release, User
 
-from .revision_helpers import (
+from .helpers.clients import client_as
+from .helpers.editor import (
     DRAFT_URL,
-    client_as,
     current_card,
     edit_body,
     review_and_publish,

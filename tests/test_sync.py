@@ -8,7 +8,7 @@ from server import bootstrap
 from server.guidance.releases import load_release
 from server.models import Device, Release, ReleaseCard, User
 
-from .revisions import publish_revision
+from .helpers.releases import publish_revision
 
 DEVICE = {"Fieldguide-Device": "phone-0001-abcd"}
 

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from .route_matrix import (  # noqa: F401
+from .helpers.csrf import post_forms_without_token
+from .helpers.route_matrix import (
     ROLES,
     ROUTES,
     app_routes,
     is_api,
     leaks,
-    post_forms_without_token,
     request,
     snapshot,
-    world,
-    world_template,
 )
 
 
@@ -22,7 +20,7 @@ def test_every_route_is_declared(app):
     """A route added without an entry in ROUTES fails here: declare who may use it."""
     present = app_routes(app)
     missing = [k for k in present if k not in ROUTES]
-    assert not missing, f"Declare these routes in tests/route_matrix.py ROUTES: {missing}"
+    assert not missing, f"Declare these routes in tests/helpers/route_matrix.py ROUTES: {missing}"
     stale = [k for k in ROUTES if k not in present]
     assert not stale, f"These ROUTES entries name no route any more: {stale}"
 

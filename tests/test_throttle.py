@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import httpx
 
+from server import clock
 from server.models import LoginAttempt
-from server.people.auth import now
 from server.people.throttle import PER_ACCOUNT, PER_ADDRESS, WINDOW
 
-from .conftest import sign_in
+from .helpers.clients import sign_in
 
 WRONG = "not the password at all"
 
@@ -62,7 +62,7 @@ async def test_the_lock_lifts_when_the_failures_age_out(app):
         assert (await sign_in(c, "officer@demo.test")).status_code == 429
         # Age the oldest failure past the window: one slot frees up.
         oldest = await LoginAttempt.filter(email="officer@demo.test").order_by("at").first()
-        oldest.at = now() - WINDOW - timedelta(seconds=1)
+        oldest.at = clock.now() - WINDOW - timedelta(seconds=1)
         await oldest.save(update_fields=["at"])
         assert (await sign_in(c, "officer@demo.test")).status_code == 303
 

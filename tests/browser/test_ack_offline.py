@@ -9,14 +9,14 @@ import pytest
 
 from server.models import Acknowledgment, User
 
-from ..revisions import publish_revision
-from .conftest import (
+from ..helpers.browser import (
     screenshot,
     sign_in,
     until,
     wait_offline_ready,
     worker_registration,
 )
+from ..helpers.releases import publish_revision
 
 pytestmark = pytest.mark.browser
 

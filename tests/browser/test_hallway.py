@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import PHONE, sign_in, wait_offline_ready
+from ..helpers.browser import PHONE, sign_in, wait_offline_ready
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,13 @@ import struct
 
 import pytest
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, PHONE, sign_in, wait_offline_ready
+from ..helpers.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PHONE,
+    sign_in,
+    wait_offline_ready,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from .conftest import PHONE, poll, screenshot, sign_in, wait_offline_ready
+from ..helpers.browser import PHONE, poll, screenshot, sign_in, wait_offline_ready
 
 pytestmark = pytest.mark.browser
 

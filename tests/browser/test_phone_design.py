@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from .conftest import PHONE, screenshot, sign_in, wait_offline_ready
+from ..helpers.browser import PHONE, screenshot, sign_in, wait_offline_ready
 
 pytestmark = pytest.mark.browser
 

@@ -9,8 +9,8 @@ from server.guidance.content import load_content
 from server.guidance.releases import sync_base_content
 from server.settings import ROOT
 
-from ..revisions import publish_revision
-from .conftest import PHONE, sign_in, wait_offline_ready
+from ..helpers.browser import PHONE, sign_in, wait_offline_ready
+from ..helpers.releases import publish_revision
 
 pytestmark = pytest.mark.browser
 

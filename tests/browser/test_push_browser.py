@@ -22,10 +22,7 @@ from server.models import PushSubscription
 from server.push.vapid import VapidSigner, b64url_decode
 from server.settings import Settings
 
-from ..conftest import TEMPLATE_DB
-from ..push_service import PushService
-from ..test_push import publish_next
-from .conftest import (
+from ..helpers.browser import (
     PHONE,
     sign_in,
     start_server,
@@ -33,6 +30,9 @@ from .conftest import (
     wait_offline_ready,
     worker_registration,
 )
+from ..helpers.database import TEMPLATE_DB
+from ..helpers.push_service import PushService
+from ..helpers.releases import publish_revision
 
 pytestmark = pytest.mark.browser
 
@@ -116,7 +116,7 @@ def test_opt_in_button_posts_the_subscription_and_a_publish_reaches_the_phone(pu
         (row,) = subscriptions_of(server, sub["endpoint"])
         assert row == {"user__email": "officer@demo.test", "p256dh": sub["keys"]["p256dh"], "auth": sub["keys"]["auth"]}
 
-        release = server.run(publish_next, "Clarified the restraint card.")
+        release = server.run(publish_revision, summary="Clarified the restraint card.", changes={"restraint-devices": "major"})
         (delivery,) = until(page, lambda: stand_in.delivered(sub["endpoint"]), what="delivery to the stand-in")
         assert delivery.payload["release"] == release.number
         assert delivery.payload["url"] == f"/changes?to={release.number}"
@@ -159,7 +159,7 @@ def test_a_push_shows_the_notice_updates_the_offline_copy_and_a_tap_opens_what_c
         held = int(page.get_attribute("html", "data-release"))
         wait_offline_ready(page, held)
 
-        release = server.run(publish_next, "Updated the restraint card.")
+        release = server.run(publish_revision, summary="Updated the restraint card.", changes={"restraint-devices": "major"})
         cdp = context.new_cdp_session(page)
         registration = worker_registration(page, cdp, server.url)
         payload = {

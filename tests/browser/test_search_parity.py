@@ -13,8 +13,8 @@ from server.guidance.releases import load_release
 from server.guidance.search import BadQuery, check_query, prepare, rank
 from server.models import Release
 
-from ..revisions import publish_revision
-from .conftest import sign_in, wait_offline_ready
+from ..helpers.browser import sign_in, wait_offline_ready
+from ..helpers.releases import publish_revision
 
 pytestmark = pytest.mark.browser
 

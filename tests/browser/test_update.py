@@ -6,8 +6,8 @@ import pytest
 
 from server.models import Device, User
 
-from ..revisions import publish_revision
-from .conftest import sign_in, wait_offline_ready
+from ..helpers.browser import sign_in, wait_offline_ready
+from ..helpers.releases import publish_revision
 
 pytestmark = pytest.mark.browser
 

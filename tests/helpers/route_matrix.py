@@ -3,30 +3,24 @@
 ROUTES declares every (method, path) of the app: the roles allowed (None: public), how to fill
 its path parameters from one agency's objects, and what a request sends. The tenancy and CSRF
 tests walk app.routes and fail on any route missing here, so a new route must be declared.
+The fixtures world_template and world (tests/conftest.py) build these objects.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-import httpx
-import pytest
-import pytest_asyncio
-from asgi_lifespan import LifespanManager
 from tortoise import Tortoise
 
-from server import bootstrap, db
+from server import bootstrap
 from server.acknowledgments.ledger import record_ack
-from server.app import create_app
 from server.guidance.content import canonical_card
 from server.guidance.drafts import start_draft
-from server.guidance.releases import load_release, publish_release, store_card
+from server.guidance.releases import load_release, store_card
 from server.models import (
     Agency,
     BaseCard,
@@ -37,10 +31,10 @@ from server.models import (
     User,
 )
 from server.people import accounts, audit
-from server.people.auth import SESSION_COOKIE, start_session
-from server.settings import Settings
+from server.people.auth import start_session
+from server.web.sessions import SESSION_COOKIE
 
-from .conftest import TEMPLATE_DB
+from .releases import publish_revision
 
 # Appears in every name and text of the other agency: no response to our agency may hold it.
 SECRET = "OTHERSECRET"
@@ -206,6 +200,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     # Files anyone may fetch.
     ("GET", "/manifest.webmanifest"): Access(None),
     ("GET", "/sw.js"): Access(None),
+    ("GET", "/sw/assets.json"): Access(None),
     ("GET", "/sw/{name:str}"): Access(None, ids=lambda s: {"name": "none.js"}, own=(200, 404)),
     ("MOUNT", "/static"): Access(None),
 }
@@ -220,23 +215,6 @@ def leaks(text: str, echoed: dict | None = None) -> bool:
     for value in (echoed or {}).values():
         text = text.replace(str(value).lower(), "")
     return SECRET.lower() in text
-
-
-FORM = re.compile(r"<form\b[^>]*>.*?</form>", re.S | re.I)
-POST_FORM = re.compile(r'<form\b[^>]*method="post"', re.I)
-TOKEN_FIELD = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
-
-
-def post_forms_without_token(html: str, token: str | None) -> list[str]:
-    """The POST forms of a page that lack a CSRF token field (with this token, when given)."""
-    missing = []
-    for form in FORM.findall(html):
-        if not POST_FORM.match(form):
-            continue
-        found = TOKEN_FIELD.findall(form)
-        if not found or (token is not None and token not in found):
-            missing.append(form[:160])
-    return missing
 
 
 PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
@@ -283,20 +261,17 @@ async def _people(side: Side, domain: str, prefix: str) -> None:
 
 async def _secret_release(agency: Agency) -> str:
     """Release 2 of an agency with a local card no other agency has; returns its id."""
-    current = await Release.filter(agency=agency).order_by("-number").first()
-    view = await load_release(current)
-    cards = [canonical_card(c) for c in view.cards]
-    secret = dict(cards[0])
-    secret.update(
-        id="othersecret-zebra",
-        title=f"{SECRET} zebra crossing duty",
-        summary=f"{SECRET} only the other agency has this card.",
-        tags=["zebra"],
-        related=[],
-        local_policy=[],
-    )
-    cards.append(secret)
-    await publish_release(agency, cards, current.categories, current.flow, f"{SECRET} release")
+    view = await load_release(await Release.filter(agency=agency).order_by("-number").first())
+    secret = {
+        "like": view.cards[0]["id"],
+        "id": "othersecret-zebra",
+        "title": f"{SECRET} zebra crossing duty",
+        "summary": f"{SECRET} only the other agency has this card.",
+        "tags": ["zebra"],
+        "related": [],
+        "local_policy": [],
+    }
+    await publish_revision(agency=agency, add=(secret,), summary=f"{SECRET} release")
     return secret["id"]
 
 
@@ -350,36 +325,6 @@ async def snapshot() -> dict:
         rows = await model.all().values()
         state[name] = sorted(repr(sorted(r.items())) for r in rows)
     return state
-
-
-@pytest.fixture(scope="session")
-def world_template(template_dir, tmp_path_factory):
-    """The demo database plus the matrix's second agency and objects, built once per run."""
-    folder = tmp_path_factory.mktemp("world")
-    shutil.copy(template_dir / TEMPLATE_DB, folder / TEMPLATE_DB)
-    settings = Settings(data_dir=folder)
-
-    async def build():
-        await db.open_db(settings)
-        try:
-            return await build_world(settings)
-        finally:
-            await db.close_db()
-
-    own, other = asyncio.run(build())
-    return folder, own, other
-
-
-@pytest_asyncio.fixture
-async def world(world_template, tmp_path):
-    """A fresh copy of the matrix world and the app on it (push sending off: nothing leaves the machine)."""
-    folder, own, other = world_template
-    shutil.copy(folder / TEMPLATE_DB, tmp_path / TEMPLATE_DB)
-    app = create_app(Settings(data_dir=tmp_path, push_worker=False))
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield app, client, own, other
 
 
 SESSION_TOKEN = object()

@@ -1,9 +1,8 @@
-"""Helpers for the policy-revision tests: signed-in clients, editor forms and a full review."""
+"""The admin editor and the review of a draft, through the real forms."""
 
 from __future__ import annotations
 
 import re
-from contextlib import asynccontextmanager
 
 import httpx
 
@@ -11,30 +10,14 @@ from server.guidance.content import canonical_card
 from server.guidance.releases import latest_release, load_release
 from server.models import Agency, Draft, Release
 
-from .conftest import csrf_of, sign_in
+from .csrf import csrf_of, csrf_token
 
 DRAFT_URL = re.compile(r"^/admin/drafts/(\d+)")
 
 
-@asynccontextmanager
-async def client_as(app, email: str | None = None):
-    """A separate client (its own cookies), signed in as a demo user when an email is given."""
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        if email:
-            response = await sign_in(c, email)
-            assert response.status_code == 303, response.text
-        yield c
-
-
-async def token(c: httpx.AsyncClient, path: str = "/admin") -> str:
-    """The CSRF token from a page the client can see."""
-    return csrf_of((await c.get(path)).text)
-
-
 async def post(c: httpx.AsyncClient, path: str, data: dict | None = None) -> httpx.Response:
-    """POST a form with the client's CSRF token."""
-    return await c.post(path, data={"csrf_token": await token(c), **(data or {})})
+    """POST a form with the client's CSRF token (taken from /admin)."""
+    return await c.post(path, data={"csrf_token": await csrf_token(c, "/admin"), **(data or {})})
 
 
 async def start_draft(c: httpx.AsyncClient) -> str:
@@ -81,7 +64,7 @@ async def save_card(c: httpx.AsyncClient, draft_url: str, card_id: str, **overri
     """Post the editor form for one card of the draft."""
     card = await current_card(card_id)
     path = f"{draft_url}/cards/{card_id}"
-    return await c.post(path, data={"csrf_token": await token(c, path), **card_form(card, **overrides)})
+    return await c.post(path, data={"csrf_token": await csrf_token(c, path), **card_form(card, **overrides)})
 
 
 async def edit_body(c: httpx.AsyncClient, draft_url: str, card_id: str, old: str, new: str, **extra) -> httpx.Response:
@@ -110,7 +93,7 @@ async def set_summary(c: httpx.AsyncClient, draft_url: str, summary: str, due: s
 
 
 def _error(page: str) -> str:
-    found = re.search(r'class="error"[^>]*>(.*?)</', page, re.S)
+    found = re.search(r'class="error"[^>]*>(.*?)</', page, re.DOTALL)
     return found.group(1) if found else page[:500]
 
 

@@ -6,7 +6,7 @@ not localhost), Content-Encoding aes128gcm, a TTL, Urgency and Topic syntax and 
 limit, then decrypts the body (RFC 8291) with the subscription's private key, made here.
 
 Used in a thread by the tests (PushService().start()) and as a process by the benchmark
-(`python tests/push_service.py --subscriptions N`, which prints the subscriptions as JSON).
+(`python tests/helpers/push_service.py --subscriptions N`, which prints the subscriptions as JSON).
 """
 
 from __future__ import annotations
@@ -276,7 +276,7 @@ class PushService:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
 
-    def start(self) -> "PushService":
+    def start(self) -> PushService:
         """Serve from a background thread (its own event loop); returns once listening."""
 
         def main() -> None:
