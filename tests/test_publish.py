@@ -25,6 +25,8 @@ from .helpers.clients import client_as
 from .helpers.csrf import csrf_token
 from .helpers.editor import (
     DRAFT_URL,
+    TEACHER_NEW,
+    TEACHER_OLD,
     current_card,
     edit_body,
     post,
@@ -35,9 +37,6 @@ from .helpers.editor import (
     step,
 )
 from .helpers.releases import publish_revision
-
-TEACHER_OLD = "Check how your MOU defines your teacher role."
-TEACHER_NEW = "Read how your MOU defines your teacher role."
 
 
 async def _approved_draft(app) -> tuple[int, str]:

@@ -7,6 +7,8 @@ from server.models import Agency, AuditEntry, Draft, DraftStatus, Release, User
 from .helpers.clients import client_as
 from .helpers.editor import (
     DRAFT_URL,
+    TEACHER_NEW,
+    TEACHER_OLD,
     current_card,
     edit_body,
     review_and_publish,
@@ -15,9 +17,6 @@ from .helpers.editor import (
     start_draft,
     step,
 )
-
-TEACHER_OLD = "Check how your MOU defines your teacher role."
-TEACHER_NEW = "Read how your MOU defines your teacher role."
 
 
 async def _draft_status(draft_url: str) -> DraftStatus:

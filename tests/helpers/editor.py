@@ -13,6 +13,9 @@ from server.models import Agency, Draft, Release
 from .csrf import csrf_of, csrf_token
 
 DRAFT_URL = re.compile(r"^/admin/drafts/(\d+)")
+# A NASRO line of the teacher card, and the agency's wording of it, for edits in tests.
+TEACHER_OLD = "Check how your MOU defines your teacher role."
+TEACHER_NEW = "Read how your MOU defines your teacher role."
 
 
 async def post(c: httpx.AsyncClient, path: str, data: dict | None = None) -> httpx.Response:

@@ -146,37 +146,46 @@ async def update(request: Request) -> Response:
     return RedirectResponse(f"/admin/users/{person.id}?done={'saved' if changed else 'unchanged'}", status_code=303)
 
 
-async def deactivate(request: Request) -> Response:
-    """Turn a person's account off (sessions end at once; nothing is deleted)."""
+async def _person_action(request: Request, act) -> Response:
+    """The prelude every action on one person shares: an admin, a valid form, that person.
+
+    act(admin, person) does the action and returns the response; an AccountError it raises is
+    shown on the person's page (409).
+    """
     _, admin = await signed_in(request, ADMIN)
     await require_csrf(request, roles=ADMIN)
     person = await _person(request, admin)
     try:
-        await accounts.deactivate(admin, person)
+        return await act(admin, person)
     except accounts.AccountError as exc:
         return await _person_page(request, admin, person, exc, status=409)
-    return RedirectResponse(f"/admin/users/{person.id}?done=deactivated", status_code=303)
+
+
+async def deactivate(request: Request) -> Response:
+    """Turn a person's account off (sessions end at once; nothing is deleted)."""
+
+    async def act(admin, person) -> Response:
+        await accounts.deactivate(admin, person)
+        return RedirectResponse(f"/admin/users/{person.id}?done=deactivated", status_code=303)
+
+    return await _person_action(request, act)
 
 
 async def reactivate(request: Request) -> Response:
     """Turn a person's account back on."""
-    _, admin = await signed_in(request, ADMIN)
-    await require_csrf(request, roles=ADMIN)
-    person = await _person(request, admin)
-    try:
+
+    async def act(admin, person) -> Response:
         await accounts.reactivate(admin, person)
-    except accounts.AccountError as exc:
-        return await _person_page(request, admin, person, exc, status=409)
-    return RedirectResponse(f"/admin/users/{person.id}?done=reactivated", status_code=303)
+        return RedirectResponse(f"/admin/users/{person.id}?done=reactivated", status_code=303)
+
+    return await _person_action(request, act)
 
 
 async def new_link(request: Request) -> Response:
     """A new single-use set-password link (a reset, or the invitation again)."""
-    _, admin = await signed_in(request, ADMIN)
-    await require_csrf(request, roles=ADMIN)
-    person = await _person(request, admin)
-    try:
+
+    async def act(admin, person) -> Response:
         token = await accounts.new_link(admin, person, request.app.state.settings.invitation_days)
-    except accounts.AccountError as exc:
-        return await _person_page(request, admin, person, exc, status=409)
-    return _link_page(request, person, token, "reset" if person.password_hash else "invite")
+        return _link_page(request, person, token, "reset" if person.password_hash else "invite")
+
+    return await _person_action(request, act)
