@@ -33,6 +33,7 @@ new PerformanceObserver((list) => {
 }).observe({type: "layout-shift", buffered: true});
 """
 SHIFTS = "() => window.__shifts"
+CLS_SHOWN_AS_ZERO = 0.0005
 STATE = "() => document.getElementById('status').dataset.state"
 PAGES = ["/", "/cards/restraint-devices", "/search", "/search?q=cuffs", "/flow", "/flow/out-arrest"]
 SHOW_BANNER = """() => window.dispatchEvent(new CustomEvent("fieldguide:release",
@@ -90,7 +91,9 @@ def test_no_page_moves_as_its_status_fills_in_online_or_offline(recorded, live_s
                 served = page.locator("html").get_attribute("data-served")
                 assert served == ("device" if offline else None), path
                 seen[(size["width"], state, path)] = shift_of(page)
-    moved = {key: shifts for key, (total, shifts) in seen.items() if total != 0}
+    # Lighthouse reports CLS to three decimals; Chromium now and then reports a sub-pixel shift
+    # (about 1e-5) of a node already gone after a viewport resize. The status line's old shift was 0.024.
+    moved = {key: shifts for key, (total, shifts) in seen.items() if total >= CLS_SHOWN_AS_ZERO}
     assert not moved, moved
     assert len(seen) == 2 * 2 * len(PAGES)
 
