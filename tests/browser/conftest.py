@@ -14,7 +14,14 @@ import shutil
 import pytest
 from playwright.sync_api import sync_playwright
 
-from ..helpers.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, start_server
+from ..helpers.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PHONE,
+    sign_in,
+    start_server,
+    wait_offline_ready,
+)
 from ..helpers.database import TEMPLATE_DB
 
 
@@ -50,3 +57,12 @@ def phone(browser):
     context.set_default_timeout(15_000)
     yield context
     context.close()
+
+
+@pytest.fixture
+def officer(phone, live_server):
+    """A page signed in as the demo officer whose phone holds release 1 (overrides the HTTP client of tests/conftest.py)."""
+    page = phone.new_page()
+    sign_in(page, live_server.url)
+    wait_offline_ready(page, 1)
+    return page

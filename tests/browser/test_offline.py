@@ -13,15 +13,6 @@ pytestmark = pytest.mark.browser
 CARD_COUNT = """async () => (await (await caches.open("fieldguide-cards-v1")).keys()).length"""
 
 
-@pytest.fixture
-def officer(phone, live_server):
-    """A page signed in as the demo officer whose phone holds release 1."""
-    page = phone.new_page()
-    sign_in(page, live_server.url)
-    wait_offline_ready(page, 1)
-    return page
-
-
 def test_first_visit_saves_the_release_and_it_all_works_offline(officer, live_server, phone):
     page = officer
     manifest = page.evaluate("async () => (await fetch('/api/v1/manifest')).json()")

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ..helpers.browser import poll, sign_in, wait_offline_ready
+from ..helpers.browser import poll
 
 pytestmark = pytest.mark.browser
 
@@ -42,15 +42,6 @@ def local(url: str) -> str:
 
 def file_name(url: str) -> str:
     return urlsplit(url).path.removeprefix("/static/")
-
-
-@pytest.fixture
-def officer(phone, live_server):
-    """A page signed in as the demo officer whose phone holds release 1."""
-    page = phone.new_page()
-    sign_in(page, live_server.url)
-    wait_offline_ready(page, 1)
-    return page
 
 
 def expected_cache(assets: list[str]) -> list[str]:
