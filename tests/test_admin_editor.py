@@ -10,7 +10,7 @@ from server.guidance.change_class import suggest_change_class
 from server.models import Draft, DraftCard, Role
 
 from .helpers.clients import client_as
-from .helpers.csrf import csrf_token
+from .helpers.csrf import csrf_of, csrf_token
 from .helpers.editor import (
     card_form,
     current_card,
@@ -101,6 +101,22 @@ async def test_preview_endpoint_renders_sanitized_html(app):
     async with client_as(app, "officer@demo.test") as officer:
         csrf = await csrf_token(officer, "/")
         assert (await officer.post("/admin/preview", data={"csrf_token": csrf, "body": "x"})).status_code == 403
+
+
+async def test_preview_labels_the_lines_an_agency_adds_to_a_nasro_card(app):
+    card = await current_card("restraint-devices")
+    added = card["body"].replace("## Don't", "- Radio dispatch before any arrest.\n\n## Don't")
+    async with client_as(app, "admin@demo.test") as admin:
+        draft_url = await start_draft(admin)
+        page = (await admin.get(f"{draft_url}/cards/restraint-devices")).text
+        assert '<input type="hidden" name="card" value="restraint-devices">' in page
+        form = card_form(card, body=added, op="preview")
+        response = await admin.post("/admin/preview", data={"csrf_token": csrf_of(page), "card": "restraint-devices", **form})
+    fragment = response.text
+    # The added line is the agency's; the NASRO lines keep their ties (no label, no tie text shown).
+    assert fragment.count('class="agency-line"') == 1
+    assert 'Radio dispatch before any arrest. <span class="agency-line">' in fragment
+    assert "[§" not in fragment
 
 
 async def test_preview_button_without_js_shows_the_preview_and_saves_nothing(app):

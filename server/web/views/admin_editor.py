@@ -218,7 +218,7 @@ async def preview(request: Request) -> Response:
     form = await admin_post(request)
     _, user = await admin(request)
     # Ties are kept against the published card: a draft keeps them only on its unchanged lines.
-    published = (await current(request, user)).by_id.get(str(form.get("id") or ""))
+    published = (await current(request, user)).by_id.get(str(form.get("card") or ""))
     card = card_from_form(form, canonical_card(published) if published else None)
     response = request.app.state.templates.TemplateResponse(
         request, "views/admin/_card_preview.html", {"preview": preview_of(card)}
