@@ -8,16 +8,15 @@ from asgi_lifespan import LifespanManager
 from server import bootstrap, db
 from server.app import create_app
 from server.models import Agency, BaseCard, Release, User
-from server.settings import Settings
 
 
-async def test_first_start_on_empty_database_creates_everything(tmp_path):
-    settings = Settings(data_dir=tmp_path / "new")
+async def test_first_start_on_empty_database_creates_everything(empty_settings):
+    settings = empty_settings
     try:
         prepared = await bootstrap.prepare(settings, demo=True)
         assert prepared.new_database
         assert prepared.migrations_applied
-        assert (tmp_path / "new" / "fieldguide.sqlite3").exists()
+        assert not settings.is_sqlite or (settings.data_dir / "fieldguide.sqlite3").exists()
         assert await BaseCard.all().count() >= 18
         agency = await Agency.get(slug="demo")
         roles = sorted(u.role.value for u in await User.filter(agency=agency))
@@ -38,8 +37,8 @@ async def test_first_start_on_empty_database_creates_everything(tmp_path):
         await db.close_db()
 
 
-async def test_app_refuses_to_start_when_migrations_are_behind(tmp_path):
-    settings = Settings(data_dir=tmp_path)
+async def test_app_refuses_to_start_when_migrations_are_behind(empty_settings):
+    settings = empty_settings
     await db.open_db(settings)
     try:
         await db.migrate(settings)

@@ -26,6 +26,7 @@ from server.settings import ROOT
 from .helpers.acks import post_ack
 from .helpers.clients import client_as
 from .helpers.csrf import csrf_token
+from .helpers.database import cli_environment
 from .helpers.releases import publish_revision
 
 
@@ -107,23 +108,21 @@ async def test_verify_finds_the_first_broken_link(officer, app, kind):
     assert words in result.broken.problem
 
 
-def run(*args, data_dir=None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDGUIDE_")}
-    if data_dir is not None:
-        env["FIELDGUIDE_DATA_DIR"] = str(data_dir)
+def run(*args, settings=None) -> subprocess.CompletedProcess:
+    env = cli_environment(settings) if settings else {k: v for k, v in os.environ.items() if not k.startswith("FIELDGUIDE_")}
     return subprocess.run([sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
 async def test_the_cli_exits_0_when_intact_and_1_at_the_first_broken_row(officer, app, settings):
     await make_chain(app)
-    intact = run("-m", "server.cli", "ledger", "verify", "--agency", "demo", data_dir=settings.data_dir)
+    intact = run("-m", "server.cli", "ledger", "verify", "--agency", "demo", settings=settings)
     assert intact.returncode == 0, intact.stderr
     assert "intact: 4 acknowledgment(s)" in intact.stdout
     await _delete(await Acknowledgment.all().order_by("seq"))
-    broken = run("-m", "server.cli", "ledger", "verify", "--agency", "demo", data_dir=settings.data_dir)
+    broken = run("-m", "server.cli", "ledger", "verify", "--agency", "demo", settings=settings)
     assert broken.returncode == 1
     assert "BROKEN at row 2 (seq 3)" in broken.stderr
-    unknown = run("-m", "server.cli", "ledger", "verify", "--agency", "nobody", data_dir=settings.data_dir)
+    unknown = run("-m", "server.cli", "ledger", "verify", "--agency", "nobody", settings=settings)
     assert unknown.returncode == 2
 
 
