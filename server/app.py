@@ -10,12 +10,19 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 
 from server import db
+from server.acknowledgments.sync import RecentSyncs
 from server.errors import DomainError
 from server.guidance.provenance import load_passages
 from server.guidance.releases import ReleaseCache
 from server.push.runtime import push_runtime
 from server.settings import Settings
-from server.web.errors import NotSignedIn, domain_error, http_error, not_signed_in, server_error
+from server.web.errors import (
+    NotSignedIn,
+    domain_error,
+    http_error,
+    not_signed_in,
+    server_error,
+)
 from server.web.fragments import Fragments
 from server.web.middleware import BodyLimit, SecurityHeaders
 from server.web.openapi import openapi_schema
@@ -60,5 +67,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.templates = make_templates(settings.pwa_dir, assets)
     app.state.fragments = Fragments(app.state.templates, load_passages(settings.content_dir))
     app.state.releases = ReleaseCache()
+    app.state.recent_syncs = RecentSyncs()  # per process: what each device's last check recorded
     app.state.openapi = openapi_schema()
     return app

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import os
 import re
 import subprocess
 import sys
@@ -18,10 +18,12 @@ from server import clock
 from server.app import create_app
 from server.cli import SETTINGS_TABLE_END, SETTINGS_TABLE_START, settings_table
 from server.models import AuditEntry, Invitation, Session, User
+from server.people.auth import hash_password, verify_password
 from server.settings import ROOT, Settings
 
 from .helpers.clients import sign_in
 from .helpers.csrf import csrf_of
+from .helpers.database import cli_environment
 
 LINK = re.compile(r'value="(http://[^"]+/invite/([A-Za-z0-9_-]+))"')
 NEW_PASSWORD = "correct horse battery staple"
@@ -321,8 +323,7 @@ def test_audit_entries_are_only_ever_created():
 
 
 def _cli(settings, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("FIELDGUIDE_")}
-    environment.update({"FIELDGUIDE_DATA_DIR": str(settings.data_dir), **(env or {})})
+    environment = cli_environment(settings, **(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "server.cli", *args], capture_output=True, text=True, cwd=ROOT, env=environment,
         stdin=subprocess.DEVNULL,
@@ -380,3 +381,28 @@ def test_templates_have_no_inline_script_or_style():
         assert not re.search(r"\sstyle=", text), path.name
         for tag in re.findall(r"<script\b[^>]*>", text):
             assert "src=" in tag, (path.name, tag)
+
+
+async def test_passwords_are_hashed_and_checked_off_the_event_loop():
+    ticks = 0
+    stop = asyncio.Event()
+
+    async def other_requests():
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    # The other task first runs at the first await that yields to the loop: a hash computed on
+    # the loop would leave it at zero.
+    task = asyncio.create_task(other_requests())
+    hashed = await hash_password("correct horse battery staple")
+    after_hash, ticks = ticks, 0
+    right = await verify_password(hashed, "correct horse battery staple")
+    after_verify, ticks = ticks, 0
+    wrong = await verify_password(None, "no such account")  # the unknown-email path too
+    after_unknown = ticks
+    stop.set()
+    await task
+    assert right and not wrong and hashed.startswith("$argon2id$")
+    assert after_hash > 0 and after_verify > 0 and after_unknown > 0

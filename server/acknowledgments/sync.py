@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
 from server import clock, params
 from server.guidance.releases import ReleaseCache, ReleaseView
+from server.lru import LRU
 from server.models import Device, Release, User
 
 HELD_ETAG = re.compile(r'"r([1-9][0-9]{0,8})-([0-9a-f]{20})"')
@@ -87,23 +88,59 @@ def page_delta(current: dict[str, dict], held: dict[str, dict] | None) -> tuple[
     return {path: page for path, page in current.items() if held.get(path) != page}, kept
 
 
-async def record_sync(user: User, device_id: str, user_agent: str, release_number: int | None) -> None:
+class RecentSyncs:
+    """What this process last recorded per (user, device): (release number, browser, last sync).
+
+    A memo of the rows record_sync wrote or read, so the common check (a device every few
+    minutes, same release, same browser) needs no device query at all. The database row stays
+    the source of truth: a memo older than RECORD_EVERY sends record_sync back to it. Each
+    process keeps its own; one that has not seen a device just reads its row.
+    """
+
+    def __init__(self, size: int = 100_000):
+        self._items: LRU[tuple[int, str], tuple[int | None, str, datetime]] = LRU(size)
+
+    def fresh(self, key: tuple[int, str], release_number: int | None, user_agent: str, moment: datetime) -> bool:
+        """Whether this process recorded this device, release and browser less than RECORD_EVERY ago."""
+        seen = self._items.get(key)
+        return (
+            seen is not None
+            and seen[0] == release_number
+            and seen[1] == user_agent
+            and moment - seen[2] < RECORD_EVERY
+        )
+
+    def note(self, key: tuple[int, str], release_number: int | None, user_agent: str, at: datetime) -> None:
+        """Remember what the device's row now says."""
+        self._items.put(key, (release_number, user_agent, at))
+
+
+async def record_sync(
+    user: User, device_id: str, user_agent: str, release_number: int | None, recent: RecentSyncs | None = None
+) -> None:
     """Remember when a device last synced and which release it holds.
 
     A device checks every few minutes: within RECORD_EVERY of its last record, with the same
-    release and browser, nothing is written, so the common check only reads.
+    release and browser, nothing is written, so the common check only reads (and, with this
+    process's `recent` memo, does not even read).
     """
     moment = clock.now()
+    key = (user.id, device_id)
     fields = {"user_agent": user_agent[:300], "release_number": release_number, "last_sync_at": moment}
+    if recent is not None and recent.fresh(key, release_number, fields["user_agent"], moment):
+        return
     device = await Device.get_or_none(user_id=user.id, device_id=device_id)
     if device is None:
         try:
             await Device.create(user_id=user.id, device_id=device_id, **fields)
-            return
         except IntegrityError:
             # Two first syncs of one device raced: the other one created the row.
             device = await Device.get(user_id=user.id, device_id=device_id)
-    fresh = device.last_sync_at is not None and moment - device.last_sync_at < RECORD_EVERY
-    if fresh and device.release_number == release_number and device.user_agent == fields["user_agent"]:
-        return
-    await Device.filter(id=device.id).update(**fields)
+    if device is not None:
+        fresh = device.last_sync_at is not None and moment - device.last_sync_at < RECORD_EVERY
+        if fresh and device.release_number == release_number and device.user_agent == fields["user_agent"]:
+            moment = device.last_sync_at
+        else:
+            await Device.filter(id=device.id).update(**fields)
+    if recent is not None:
+        recent.note(key, release_number, fields["user_agent"], moment)

@@ -2,8 +2,8 @@
 
 Publishing (publish_release) writes release N+1, its cards and, in the same transaction, one
 push notice per subscribed device of the agency (server.push.outbox): a release and its
-notices exist together or not at all. Waking the worker after the commit is the caller's
-(review.publish).
+notices exist together or not at all. On PostgreSQL the commit also NOTIFYs every listening
+push worker; waking the in-process worker after the commit is the caller's (review.publish).
 """
 
 from __future__ import annotations
@@ -251,6 +251,11 @@ class ReleaseCache:
         if view is None:
             view = self._items.put(release.id, await load_release(release))
         return view
+
+    async def get_by_id(self, release_id: int) -> ReleaseView:
+        """The loaded view of a release by id: no query at all when it is kept."""
+        view = self._items.get(release_id)
+        return view if view is not None else await self.get(await Release.get(id=release_id))
 
 
 async def load_release(release: Release) -> ReleaseView:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route
 
-from server.web.static import HashedStaticFiles, precache_list, service_worker, web_manifest
+from server.web.static import (
+    HashedStaticFiles,
+    precache_list,
+    service_worker,
+    web_manifest,
+)
 from server.web.views import (
     acks,
     admin_audit,
@@ -27,6 +32,8 @@ from server.web.views import push as push_views
 def routes(settings, assets) -> list:
     """Every route of the app, named."""
     return [
+        # Every phone checks every few minutes: the most frequent request is matched first.
+        Route("/api/v1/sync", sync.sync, name="api_sync"),
         Route("/", pages.home, name="home"),
         Route("/cards/{card_id}", pages.card, name="card"),
         Route("/search", pages.search, name="search"),
@@ -102,7 +109,6 @@ def routes(settings, assets) -> list:
         Route("/api/v1/search", api.search, name="api_search"),
         Route("/api/v1/acks", acks.api_record, methods=["POST"], name="api_acks_record"),
         Route("/api/v1/acks", acks.api_list, methods=["GET"], name="api_acks"),
-        Route("/api/v1/sync", sync.sync, name="api_sync"),
         Route("/api/v1/push/key", push_views.push_key, name="api_push_key"),
         Route("/api/v1/push/subscriptions", push_views.subscribe, methods=["POST"], name="api_push_subscribe"),
         Route("/api/v1/push/subscriptions", push_views.unsubscribe, methods=["DELETE"], name="api_push_unsubscribe"),

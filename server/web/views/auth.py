@@ -86,7 +86,7 @@ async def sign_in(request: Request) -> Response:
     if until is not None:
         return _throttled(request, email, until)
     user = await User.get_or_none(email=email) if email else None
-    valid = verify_password(user.password_hash if user else None, password)
+    valid = await verify_password(user.password_hash if user else None, password)
     succeeded = bool(user and valid and user.active)
     await note_attempt(email, address, succeeded)
     if not succeeded:

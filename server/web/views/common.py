@@ -62,6 +62,17 @@ async def release_for(request: Request, user: User, number: int | None = None) -
     return await request.app.state.releases.get(release)
 
 
+async def current_release(request: Request, session: Session) -> ReleaseView:
+    """The agency's current release as this request's sign-in check read it: no query once loaded.
+
+    For read-only views that answer at once (the sync check); a view that publishes asks
+    release_for, which reads the database again.
+    """
+    if session.latest_release_id is None:
+        raise ApiError(404, "Your agency has not published any guidance yet.")
+    return await request.app.state.releases.get_by_id(session.latest_release_id)
+
+
 def release_param(request: Request) -> int | None:
     """The ?release=N query parameter (used to save a whole release for offline use)."""
     raw = request.query_params.get("release")

@@ -20,23 +20,28 @@ from server.models import Agency
 from server.web.fragments import MARKS, SHELL_RELEASE
 from server.web.offline_copy import offline_copy
 from server.web.views.api import etag_matches, not_modified
-from server.web.views.common import page, release_for, signed_in
+from server.web.views.common import current_release, page, signed_in
 
 NO_STORE = "private, no-store"
 
 
 async def sync(request: Request) -> Response:
-    """304 when the device holds the current release; else its manifest and what the device lacks."""
-    _, user = await signed_in(request)
+    """304 when the device holds the current release; else its manifest and what the device lacks.
+
+    An unchanged device costs one query (session, user and the agency's latest release
+    together): the release is loaded once per process, the device's record is written at most
+    once a minute and this process remembers it (docs/sync.md, "What a check costs").
+    """
+    session, user = await signed_in(request)
     claim = parse_claim(request.headers.get("if-none-match"), request.query_params.get("have"))
     device_id = parse_device_id(request.headers.get(DEVICE_HEADER))
-    current = await release_for(request, user)
+    current = await current_release(request, session)
     held = await held_release(claim, current, user.agency_id, request.app.state.releases)
     checked_at = clock.now().isoformat()
     headers = {"ETag": current.etag, "Cache-Control": NO_STORE, CHECKED_HEADER: checked_at}
     if device_id is not None:
         user_agent = request.headers.get("user-agent", "")
-        await record_sync(user, device_id, user_agent, held.number if held else None)
+        await record_sync(user, device_id, user_agent, held.number if held else None, request.app.state.recent_syncs)
     if held is current:
         return Response(status_code=304, headers=headers)
     agency = await Agency.get(id=user.agency_id)
