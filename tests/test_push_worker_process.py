@@ -1,10 +1,9 @@
 """`fieldguide push-worker` as its own process: stopped, killed mid-fan-out, restarted, and run
-twice at once on one SQLite database. Nothing is lost; a notice is sent at least once."""
+twice at once on one database. Nothing is lost; a notice is sent at least once."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from server import db
 from server.models import PushOutbox, PushSubscription, User
 from server.push.vapid import VapidSigner
 
+from .helpers.database import cli_environment
 from .helpers.push import eventually
 from .helpers.push_service import PushService
 from .helpers.releases import publish_revision
@@ -42,15 +42,14 @@ def service(settings):
     stand_in.stop()
 
 
-def worker(settings, *args: str, lease: int = 2) -> subprocess.Popen:
-    """Start `fieldguide push-worker` on the test's data folder."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDGUIDE_")}
-    env.update(
-        FIELDGUIDE_DATA_DIR=str(settings.data_dir),
+def worker(settings, *args: str, lease: int = 2, poll_ms: int = 50) -> subprocess.Popen:
+    """Start `fieldguide push-worker` on the test's data folder and database."""
+    env = cli_environment(
+        settings,
         FIELDGUIDE_PUSH_EXTRA_HOSTS="127.0.0.1",
         FIELDGUIDE_PUSH_CONCURRENCY=str(CONCURRENCY),
         FIELDGUIDE_PUSH_LEASE_SECONDS=str(lease),
-        FIELDGUIDE_PUSH_POLL_MS="50",
+        FIELDGUIDE_PUSH_POLL_MS=str(poll_ms),
         FIELDGUIDE_PUSH_RETRY_BASE_MS="50",
     )
     return subprocess.Popen(
@@ -129,7 +128,7 @@ async def test_sigterm_finishes_in_flight_notices_and_hands_back_the_rest(databa
     assert per_endpoint == Counter({e: 1 for e in endpoints})
 
 
-async def test_two_workers_on_one_sqlite_database_send_each_notice_once(database, service):
+async def test_two_workers_on_one_database_send_each_notice_once(database, service):
     endpoints = await subscribe_officers(service, 120)
     await publish_revision(summary="Clarified restraint policy.", changes={"restraint-devices": "major"})
     workers = [worker(database, "--until-empty", lease=600) for _ in range(2)]

@@ -184,7 +184,7 @@ async def publish(
     """Approved → published: release N+1 with the draft's cards and its push notices, in one transaction.
 
     wake: called once the transaction has committed, to start sending the notices now (the
-    in-process push worker's wake; a worker in another process finds them on its next poll).
+    in-process push worker's wake; on PostgreSQL the commit also NOTIFYs every listening worker).
     """
     draft = wc.draft
     _refuse_status(draft, (DraftStatus.APPROVED,), "publish")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from functools import cache
 
 from tortoise import connections
 from tortoise.expressions import F
@@ -30,6 +31,8 @@ REMINDER_TTL = 86400  # a reminder is stale by the next day's
 MAX_PAYLOAD = 3000
 SUMMARY_CHARS = 240
 PENDING, SENDING, SENT, FAILED, GONE = "pending", "sending", "sent", "failed", "gone"
+# The PostgreSQL channel on which writing notices wakes every listening push worker.
+CHANNEL = "fieldguide_push"
 
 
 def _clip(text: str, limit: int) -> str:
@@ -108,9 +111,19 @@ def _notice(subscription, release: Release, kind: str, payload: dict, urgency: s
     )
 
 
+async def announce(connection) -> None:
+    """Tell listening workers (PostgreSQL) that notices are due; delivered when the transaction commits."""
+    # Only at commit, so a worker never wakes to rows it cannot see yet; several in one
+    # transaction arrive as one. SQLite has no such channel: its workers poll or are woken
+    # in-process (review.publish's wake).
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_query("SELECT pg_notify($1, '')", [CHANNEL])
+
+
 async def _write(rows: list[PushOutbox], connection) -> int:
     if rows:
         await PushOutbox.bulk_create(rows, batch_size=500, using_db=connection)
+        await announce(connection)
     return len(rows)
 
 
@@ -173,31 +186,54 @@ class Claimed:
     auth: str | None
 
 
-def _claim_sql(dialect: str) -> str:
-    # One statement both picks and marks the rows, so two workers never take the same row:
-    # PostgreSQL skips rows another worker has locked, SQLite runs one writer at a time.
+# The partial index push_outbox_due (migration 0003) covers exactly these rows: every query
+# below repeats its predicate word for word, with literals, so both planners can prove the
+# index applies (SQLite cannot with a bound parameter there, nor PostgreSQL's generic plans).
+_WAITING = "status IN ('pending', 'sending')"
+
+
+@cache
+def queue_sql(dialect: str) -> dict[str, str]:
+    """The worker's statements on the outbox in this SQL dialect, by name (EXPLAIN them in tests)."""
+    # SQLite without ANALYZE statistics would rather read the one-column status index and sort
+    # every waiting row; INDEXED BY holds it to the claim index (and fails loudly without it).
+    table = "push_outbox" if dialect == "postgres" else "push_outbox INDEXED BY push_outbox_due"
+    sql = {
+        # One statement picks the rows, marks them and returns what sending needs (with the
+        # subscription's keys), so two workers never take the same row: PostgreSQL skips rows
+        # another worker has locked, SQLite runs one writer at a time.
+        "claim": (
+            "UPDATE push_outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ? "
+            f"WHERE id IN (SELECT id FROM {table} WHERE {_WAITING} AND next_attempt_at <= ? "
+            "ORDER BY next_attempt_at, id LIMIT ?"
+            + (" FOR UPDATE SKIP LOCKED" if dialect == "postgres" else "")
+            + ") RETURNING id, subscription_id, endpoint, payload, topic, urgency, ttl, attempts, created_at, "
+            "(SELECT p256dh FROM push_subscription s WHERE s.id = push_outbox.subscription_id) AS p256dh, "
+            "(SELECT auth FROM push_subscription s WHERE s.id = push_outbox.subscription_id) AS auth"
+        ),
+        # Ordered as the index is, so the planner reads its first entry: PostgreSQL would otherwise
+        # as soon walk the one-column next_attempt_at index through every sent notice.
+        "next_due": f"SELECT next_attempt_at FROM {table} WHERE {_WAITING} ORDER BY next_attempt_at, id LIMIT 1",
+    }
     if dialect == "postgres":
-        return (
-            "UPDATE push_outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1 "
-            "WHERE id IN (SELECT id FROM push_outbox WHERE status IN ('pending', 'sending') "
-            "AND next_attempt_at <= $2 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) "
-            "RETURNING id"
-        )
-    return (
-        "UPDATE push_outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ? "
-        "WHERE id IN (SELECT id FROM push_outbox WHERE status IN ('pending', 'sending') "
-        "AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?) RETURNING id"
-    )
+        for name, text in sql.items():
+            parts = text.split("?")
+            sql[name] = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
+    return sql
 
 
-async def due_exists() -> bool:
-    """Whether any notice is waiting to be sent now (a cheap read before claiming)."""
-    return await PushOutbox.filter(status__in=(PENDING, SENDING), next_attempt_at__lte=clock.now()).exists()
+async def _query(name: str, values: list) -> list[dict]:
+    client = connections.get("default")
+    return await client.execute_query_dict(queue_sql(client.capabilities.dialect)[name], values)
 
 
-async def unsettled_exists() -> bool:
-    """Whether any notice is still to be sent, now or at a later retry."""
-    return await PushOutbox.filter(status__in=(PENDING, SENDING)).exists()
+async def next_due() -> datetime | None:
+    """When the earliest notice still to send is due (a retry, or a lease running out); None if none."""
+    rows = await _query("next_due", [])
+    if not rows:
+        return None
+    value = rows[0]["next_attempt_at"]
+    return _aware(datetime.fromisoformat(value) if isinstance(value, str) else value)  # SQLite: text
 
 
 async def claim(limit: int, lease_seconds: int) -> list[Claimed]:
@@ -205,35 +241,40 @@ async def claim(limit: int, lease_seconds: int) -> list[Claimed]:
     if limit <= 0:
         return []
     moment = clock.now()
+    values = [moment + timedelta(seconds=lease_seconds), moment, limit]
     client = connections.get("default")
-    rows = await client.execute_query_dict(
-        _claim_sql(client.capabilities.dialect),
-        [moment + timedelta(seconds=lease_seconds), moment, limit],
+    if client.capabilities.dialect == "postgres":
+        async with in_transaction() as conn:
+            # No wait for the disk at this commit: a claim lost in a database crash only puts its
+            # rows back as due (sent again, as any row in flight at a crash), and the next
+            # settle's commit, which does wait, makes the claim durable with it.
+            await conn.execute_script("SET LOCAL synchronous_commit = off")
+            rows = await conn.execute_query_dict(queue_sql("postgres")["claim"], values)
+    else:
+        rows = await client.execute_query_dict(queue_sql(client.capabilities.dialect)["claim"], values)
+    return sorted((_claimed(r) for r in rows), key=lambda c: c.id)
+
+
+def _claimed(row: dict) -> Claimed:
+    # Raw rows: SQLite gives JSON and times as text, asyncpg gives JSON as text.
+    payload, created = row["payload"], row["created_at"]
+    return Claimed(
+        id=row["id"],
+        subscription_id=row["subscription_id"],
+        endpoint=row["endpoint"],
+        payload=json.loads(payload) if isinstance(payload, (str, bytes)) else payload,
+        topic=row["topic"],
+        urgency=row["urgency"],
+        ttl=row["ttl"],
+        attempts=row["attempts"],
+        created_at=_aware(datetime.fromisoformat(created) if isinstance(created, str) else created),
+        p256dh=row["p256dh"],
+        auth=row["auth"],
     )
-    ids = [r["id"] for r in rows]
-    if not ids:
-        return []
-    # Plain values joined with the subscription: a fan-out reads thousands, models cost more.
-    found = await PushOutbox.filter(id__in=ids).order_by("id").values(
-        "id", "subscription_id", "endpoint", "payload", "topic", "urgency", "ttl", "attempts", "created_at",
-        "subscription__p256dh", "subscription__auth",
-    )
-    return [
-        Claimed(
-            id=r["id"],
-            subscription_id=r["subscription_id"],
-            endpoint=r["endpoint"],
-            payload=r["payload"],
-            topic=r["topic"],
-            urgency=r["urgency"],
-            ttl=r["ttl"],
-            attempts=r["attempts"],
-            created_at=r["created_at"],
-            p256dh=r["subscription__p256dh"],
-            auth=r["subscription__auth"],
-        )
-        for r in found
-    ]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 async def release_claims(ids: list[int]) -> None:
@@ -242,6 +283,7 @@ async def release_claims(ids: list[int]) -> None:
         await PushOutbox.filter(id__in=ids, status=SENDING).update(
             status=PENDING, next_attempt_at=clock.now(), attempts=F("attempts") - 1
         )
+        await announce(connections.get("default"))
 
 
 @dataclass

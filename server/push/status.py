@@ -56,13 +56,21 @@ class PushStatus:
         }[self.state]
 
 
-async def push_statuses(agency_id: int, release_id: int | None = None) -> dict[int, PushStatus]:
-    """Per user of an agency: devices, last delivery, and (for release_id) that release's notices."""
+async def push_statuses(agency_id: int, user_ids: list[int], release_id: int | None = None) -> dict[int, PushStatus]:
+    """Per user (of these, in an agency): devices, last delivery, and (for release_id) that release's notices.
+
+    Read for the users on one dashboard page only: an agency's whole outbox history can run to
+    millions of rows.
+    """
     statuses: dict[int, PushStatus] = {}
-    for user_id in await PushSubscription.filter(user__agency_id=agency_id).values_list("user_id", flat=True):
+    if not user_ids:
+        return statuses
+    for user_id in await PushSubscription.filter(user_id__in=user_ids, user__agency_id=agency_id).values_list(
+        "user_id", flat=True
+    ):
         statuses.setdefault(user_id, PushStatus()).devices += 1
     last = (
-        await PushOutbox.filter(agency_id=agency_id, status="sent")
+        await PushOutbox.filter(user_id__in=user_ids, agency_id=agency_id, status="sent")
         .annotate(last=Max("sent_at"))
         .group_by("user_id")
         .values("user_id", "last")
@@ -70,8 +78,10 @@ async def push_statuses(agency_id: int, release_id: int | None = None) -> dict[i
     for row in last:
         statuses.setdefault(row["user_id"], PushStatus()).last_delivered_at = row["last"]
     if release_id is not None:
-        rows = await PushOutbox.filter(agency_id=agency_id, release_id=release_id).order_by("id").values(
-            "user_id", "status", "sent_at", "last_error"
+        rows = (
+            await PushOutbox.filter(user_id__in=user_ids, agency_id=agency_id, release_id=release_id)
+            .order_by("id")
+            .values("user_id", "status", "sent_at", "last_error")
         )
         for row in rows:
             s = statuses.setdefault(row["user_id"], PushStatus())
@@ -88,7 +98,7 @@ async def push_statuses(agency_id: int, release_id: int | None = None) -> dict[i
 
 async def attach_push_status(rows: list, agency_id: int, release_id: int | None = None) -> None:
     """Put each dashboard row's PushStatus in row.extra["push"] (rows with .user_id and .extra)."""
-    statuses = await push_statuses(agency_id, release_id)
+    statuses = await push_statuses(agency_id, [row.user_id for row in rows], release_id)
     for row in rows:
         row.extra["push"] = statuses.get(row.user_id, PushStatus())
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from server import clock, db
 from server.push import outbox
+from server.push.listener import WakeListener
 from server.push.outbox import Claimed, Settled
 from server.push.sender import REASON_CHARS, Sender, retry_time
 from server.push.vapid import VapidSigner
@@ -16,6 +17,8 @@ from server.settings import Settings
 
 log = logging.getLogger("fieldguide.push")
 SETTLE_AFTER = 0.1  # seconds an outcome may wait to be written with others
+NAP = 0.01  # shortest idle sleep, in seconds
+ERROR_PAUSE = 2.0  # most seconds to wait after a failed batch (a database that went away)
 
 
 class PushWorker:
@@ -52,12 +55,26 @@ class PushWorker:
             await self._task
             self._task = None
 
-    async def _idle(self) -> None:
+    async def _idle(self, due: datetime | None) -> None:
+        """Sleep until woken, the next notice is due (a retry, a lease running out) or the poll."""
+        timeout = self.poll
+        if due is not None:
+            # Not under NAP: a row due but taken by another worker this instant is not a spin.
+            timeout = min(timeout, max(NAP, (due - clock.now()).total_seconds()))
         try:
-            await asyncio.wait_for(self._wake.wait(), self.poll)
-        except asyncio.TimeoutError:
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        except TimeoutError:
             pass
         self._wake.clear()
+
+    async def _wait(self, inflight: dict[asyncio.Task, int], timeout: float) -> set[asyncio.Task]:
+        """Sends finished within timeout; returns sooner, with none, when woken for new notices."""
+        woken = asyncio.ensure_future(self._wake.wait())
+        done, _ = await asyncio.wait([*inflight, woken], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        woken.cancel()
+        self._wake.clear()
+        done.discard(woken)
+        return done
 
     async def _process(self, sender: Sender, row: Claimed) -> Settled:
         try:
@@ -100,6 +117,16 @@ class PushWorker:
 
     async def run(self, until_empty: bool = False) -> dict[str, int]:
         """The worker loop; with until_empty it returns once no notice is left to send (even later)."""
+        listener = WakeListener(self.settings, self.wake) if not self.settings.is_sqlite else None
+        if listener is not None:
+            listener.start()
+        try:
+            return await self._loop(until_empty)
+        finally:
+            if listener is not None:
+                await listener.stop()
+
+    async def _loop(self, until_empty: bool) -> dict[str, int]:
         inflight: dict[asyncio.Task, int] = {}
         results: list[Settled] = []
         loop = asyncio.get_running_loop()
@@ -108,17 +135,22 @@ class PushWorker:
             while not self._stopping:
                 try:
                     room = self.concurrency - len(inflight)
+                    due = None
                     # Claim in halves of the window so claims stay few while sends overlap.
-                    if room >= max(1, self.concurrency // 2) and await outbox.due_exists():
-                        for row in await outbox.claim(room, self.settings.push_lease_seconds):
-                            inflight[asyncio.create_task(self._process(sender, row))] = row.id
+                    if room >= max(1, self.concurrency // 2):
+                        due = await outbox.next_due()
+                        if due is not None and due <= clock.now():
+                            for row in await outbox.claim(room, self.settings.push_lease_seconds):
+                                inflight[asyncio.create_task(self._process(sender, row))] = row.id
                     if not inflight and not results:
-                        if until_empty and not await outbox.unsettled_exists():
+                        if until_empty and due is None:
                             break
-                        await self._idle()
+                        await self._idle(due)
                         continue
                     if inflight:
-                        done, _ = await asyncio.wait(inflight, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED)
+                        # Outcomes wait at most SETTLE_AFTER to be written; new notices wake the wait.
+                        timeout = SETTLE_AFTER - (loop.time() - oldest) if results else self.poll
+                        done = await self._wait(inflight, max(0.0, timeout))
                         if done and not results:
                             oldest = loop.time()
                         for task in done:
@@ -136,7 +168,7 @@ class PushWorker:
                     # the lease: the worker keeps going rather than taking the server down.
                     log.exception("push worker: a batch failed; continuing")
                     results = []
-                    await asyncio.sleep(self.poll)
+                    await asyncio.sleep(min(self.poll, ERROR_PAUSE))
             await self._finish(inflight, results)
         return dict(self.counts)
 
