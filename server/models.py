@@ -47,6 +47,9 @@ class User(Model):
 
     class Meta:
         table = "user"
+        # The dashboard counts an agency's active officers by when they joined (index only). Its
+        # officer lists also use user_roster_order, an expression index made in migration 0004.
+        indexes = (("agency_id", "role", "active", "created_at"),)
 
 
 class Session(Model):
@@ -313,8 +316,24 @@ class Acknowledgment(Model):
     class Meta:
         table = "acknowledgment"
         unique_together = (("agency", "seq"), ("user", "release"))
-        # Covers the supervisor dashboard's per-release counts and each release's officer list.
-        indexes = (("agency_id", "release_id", "user_id"),)
+        # Covers the supervisor dashboard's reads of one release: who acknowledged (pages, counts
+        # per school) and when (the completion chart), from the index alone.
+        indexes = (("agency_id", "release_id", "user_id", "received_at"),)
+
+
+class ReleaseTally(Model):
+    """Per release, the acknowledgments that count (server/tally.py keeps it with each change)."""
+
+    id = fields.IntField(primary_key=True)
+    release: fields.OneToOneRelation[Release] = fields.OneToOneField(
+        "models.Release", related_name="tally", on_delete=fields.RESTRICT
+    )
+    acknowledged = fields.IntField(default=0)
+    # Of those, received after the due date.
+    late = fields.IntField(default=0)
+
+    class Meta:
+        table = "release_tally"
 
 
 class PushSubscription(Model):

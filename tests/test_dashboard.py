@@ -28,6 +28,7 @@ from server.acknowledgments.dashboard import (
 from server.acknowledgments.ledger import record_ack
 from server.guidance.releases import load_release
 from server.models import Device, Release, Role, User
+from server.people import accounts
 
 from .helpers.clients import client_as
 from .helpers.releases import publish_revision
@@ -71,7 +72,7 @@ async def county(app, settings, monkeypatch):
     await ack_at(monkeypatch, people["dana"], r1, T0 + 2 * DAY)
     await ack_at(monkeypatch, people["sup"], r1, T0 + 2 * DAY)
     monkeypatch.undo()
-    await User.filter(id=people["dana"].id).update(active=False)
+    await accounts.deactivate(people["sup"], people["dana"])
     await Device.create(user=people["ben"], device_id="ben-phone", last_sync_at=T0 + 100 * DAY, release_number=4)
     await Device.create(user=people["alma"], device_id="alma-phone")  # registered, never synced
     return agency, people, {1: r1, 2: r2, 3: r3, 4: r4}

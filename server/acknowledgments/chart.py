@@ -37,9 +37,23 @@ def _day(moment: datetime) -> str:
 
 
 def completion_chart(
-    times: list[datetime], expected: int, start: datetime, end: datetime, due_at: datetime | None
+    times: list[datetime],
+    expected: int,
+    start: datetime,
+    end: datetime,
+    due_at: datetime | None,
+    *,
+    counts: list[int] | None = None,
+    late: int | None = None,
 ) -> Chart:
-    """Cumulative acknowledgments (times in order) as a share of `expected`, from start to end."""
+    """Cumulative acknowledgments (times in order) as a share of `expected`, from start to end.
+
+    counts, late: when given, times are already merged steps (counts[i] acknowledged by
+    times[i], as the dashboard reads them grouped from the database) and late is the number
+    received after the due date; otherwise every time is one acknowledgment.
+    """
+    totals = counts if counts is not None else range(1, len(times) + 1)
+    acknowledged = totals[-1] if len(totals) else 0
     end = max(end, start + timedelta(hours=1), *(times[-1:]))
     span = (end - start).total_seconds()
 
@@ -52,7 +66,7 @@ def completion_chart(
 
     # One step per horizontal position is all the eye can see: merge acks that land together.
     steps: list[tuple[float, int]] = []
-    for count, moment in enumerate(times, start=1):
+    for count, moment in zip(totals, times, strict=True):
         px = x(moment)
         if steps and steps[-1][0] == px:
             steps[-1] = (px, count)
@@ -71,10 +85,11 @@ def completion_chart(
     grid = [(round(TOP + PLOT_H * (1 - p / 100), 1), f"{p}%") for p in (0, 25, 50, 75, 100)]
     x_labels = [(LEFT, _day(start), "start"), (LEFT + PLOT_W, _day(end), "end")]
     due_x = x(due_at) if due_at is not None and start <= due_at <= end else None
-    late = sum(1 for t in times if due_at is not None and t > due_at)
-    share = round(100 * len(times) / expected) if expected else 100
+    if late is None:
+        late = sum(1 for t in times if due_at is not None and t > due_at)
+    share = round(100 * acknowledged / expected) if expected else 100
     summary = (
-        f"{len(times)} of {expected} officers acknowledged ({share}%) between {_day(start)} and {_day(end)}"
+        f"{acknowledged} of {expected} officers acknowledged ({share}%) between {_day(start)} and {_day(end)}"
         + (f"; due {_day(due_at)}, {late} acknowledged after it." if due_at is not None else ".")
     )
     return Chart(WIDTH, HEIGHT, line, area, grid, x_labels, due_x, base, LEFT, LEFT + PLOT_W, summary)

@@ -9,20 +9,24 @@ officers count for nothing; their acknowledgments stay in the ledger and in expo
 Overdue: the due date has passed and the officer has not acknowledged. Late: the server
 received the acknowledgment after the due date (the device's time is shown beside it).
 
-Speed: per-release totals come from one GROUP BY over a covering index; acknowledgments by
-people who do not count for a release (few: deactivated users, other roles, later hires) are
-counted in a second small query and subtracted. Plain SQL with integer literals only, so it
-reads the same on SQLite and PostgreSQL and skips the ORM's per-row cost.
+Speed, at 20,000 officers and millions of acknowledgments: nothing here reads an agency's
+whole history. The acknowledgments that count per release are kept as tallies
+(server/tally.py, updated in the transaction of each acknowledgment and of each change to a
+person's role or active flag); who counts is a count over the roster by join date, through the
+(agency, role, active, created_at) index; a release page fetches one page of officers, in
+order, with LIMIT/OFFSET, and its chart grouped per horizontal position. Plain SQL reading the same on SQLite and PostgreSQL (integers are
+put in the text, times passed as parameters), skipping the ORM's per-row cost.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from tortoise import connections
 
+from server import tally
+from server.acknowledgments.chart import LEFT, PLOT_W
 from server.acknowledgments.ledger import ack_fields
 from server.models import Role, User
 
@@ -42,18 +46,13 @@ def is_late(due_at: datetime | None, received_at: datetime) -> bool:
     return due_at is not None and received_at > due_at
 
 
-def _when(value) -> datetime | None:
-    # SQLite hands back the stored ISO text, PostgreSQL a datetime.
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+_when = tally.read_time
 
 
-async def _query(sql: str, **ints: int) -> list[dict]:
-    # Only integers are put into the SQL text, so no placeholder dialect is needed.
-    return await connections.get("default").execute_query_dict(sql.format(**{k: int(v) for k, v in ints.items()}))
+async def _query(sql: str, *values, **ints: int) -> list[dict]:
+    # Integers go into the text; anything else is a parameter ($1, $2…, in either dialect).
+    conn = connections.get("default")
+    return await conn.execute_query_dict(tally.sql(conn, sql.format(**{k: int(v) for k, v in ints.items()})), list(values))
 
 
 @dataclass
@@ -120,48 +119,54 @@ async def _releases(agency_id: int, moment: datetime) -> list[ReleaseStatus]:
     return statuses  # newest first
 
 
+def _roster(status: ReleaseStatus, school: str | None = None) -> tuple[str, list]:
+    # The officers who count for a release (and are at one school): a WHERE clause on "user" u
+    # with its parameters; {agency} stays for _query.
+    where = f"u.agency_id = {{agency}} AND u.role = '{OFFICER}' AND u.active"
+    values: list = []
+    if status.superseded_at is not None:
+        values.append(tally.db_time(status.superseded_at))
+        where += f" AND u.created_at < ${len(values)}"
+    if school:
+        values.append(school)
+        where += f" AND u.school = ${len(values)}"
+    return where, values
+
+
+async def _joined_before(agency_id: int, moments: list[datetime]) -> list[int]:
+    """How many active officers joined before each of some ascending moments, then in all (one more)."""
+    # One pass over the roster index: each officer falls in the interval of their join date.
+    cases = " ".join(f"WHEN u.created_at < ${i} THEN {i - 1}" for i in range(1, len(moments) + 1))
+    interval = f"CASE {cases} ELSE {len(moments)} END" if moments else "0"
+    rows = await _query(
+        f'SELECT {interval} AS k, COUNT(*) AS n FROM "user" u '
+        f"WHERE u.agency_id = {{agency}} AND u.role = '{OFFICER}' AND u.active GROUP BY 1",
+        *[tally.db_time(m) for m in moments],
+        agency=agency_id,
+    )
+    per_interval = [0] * (len(moments) + 1)
+    for row in rows:
+        per_interval[row["k"]] = row["n"]
+    running, out = 0, []
+    for n in per_interval:
+        running += n
+        out.append(running)
+    return out
+
+
 async def release_statuses(agency_id: int, moment: datetime) -> list[ReleaseStatus]:
     """Every release of the agency, newest first, with expected / acknowledged / pending / overdue."""
     statuses = await _releases(agency_id, moment)
-    ack_releases = [s for s in reversed(statuses) if s.requires_ack]  # oldest first
+    ack_releases = [s for s in statuses if s.requires_ack]
     if not ack_releases:
         return statuses
-    people = await _query('SELECT id, role, active, created_at FROM "user" WHERE agency_id = {agency}', agency=agency_id)
-    joined = []
-    not_counted = []  # (user id, number of the first release they count for)
-    never = 10**9
-    superseded = [r.superseded_at for r in ack_releases if r.superseded_at is not None]
-    for person in people:
-        created = _when(person["created_at"])
-        if person["role"] != OFFICER or not person["active"]:
-            not_counted.append((person["id"], never))
-            continue
-        joined.append(created)
-        first = ack_releases[bisect_right(superseded, created)].number
-        if first > ack_releases[0].number:
-            not_counted.append((person["id"], first))
-    joined.sort()
-    totals = await _query(
-        "SELECT release_id, COUNT(*) AS n FROM acknowledgment WHERE agency_id = {agency} GROUP BY release_id",
-        agency=agency_id,
-    )
-    acked = {r["release_id"]: r["n"] for r in totals}
-    if not_counted:
-        # Driven from these few people through the (user, release) index, not from every ack.
-        values = ", ".join(f"({int(uid)}, {int(first)})" for uid, first in not_counted)
-        extra = await _query(
-            f"WITH t(user_id, first_number) AS (VALUES {values}) "
-            "SELECT a.release_id AS release_id, COUNT(*) AS n FROM t "
-            "JOIN acknowledgment a ON a.user_id = t.user_id "
-            'JOIN "release" r ON r.id = a.release_id AND r.agency_id = {agency} '
-            "WHERE r.number < t.first_number GROUP BY a.release_id",
-            agency=agency_id,
-        )
-        for row in extra:
-            acked[row["release_id"]] -= row["n"]
+    moments = sorted({s.superseded_at for s in ack_releases if s.superseded_at is not None})
+    joined = await _joined_before(agency_id, moments)
+    position = {m: i for i, m in enumerate(moments)}
+    tallies = await tally.tallies(agency_id)
     for status in ack_releases:
-        status.expected = bisect_left(joined, status.superseded_at) if status.superseded_at else len(joined)
-        status.acknowledged = acked.get(status.id, 0)
+        status.expected = joined[position[status.superseded_at] if status.superseded_at else -1]
+        status.acknowledged = tallies.get(status.id, tally.Tally()).acknowledged
     return statuses
 
 
@@ -195,36 +200,42 @@ class OfficerRow:
         return self.received_at is not None
 
 
-# Each active officer with their acknowledgment of one release (if any) and last device sync,
-# outstanding first, then by school and name: one pass over the roster using the (user, release)
-# and (user, device) indexes.
-OFFICER_ROWS = f"""
-SELECT u.id AS id, u.name AS name, u.email AS email, u.school AS school, u.created_at AS created_at,
+# The officers who count for a release (the {roster} clause of _roster) with their
+# acknowledgment of it, if any: {join} picks them all (LEFT), the acknowledged (INNER), or,
+# with "AND a.id IS NULL", the outstanding; ordered by school and name. A page of them walks the
+# roster and the (user, release) index and stops at LIMIT.
+OFFICER_ROWS = """
+SELECT u.id AS id, u.name AS name, u.email AS email, u.school AS school,
        a.received_at AS received_at, a.device_time AS device_time, a.uuid AS uuid, a.seq AS seq,
-       a.row_hash AS row_hash,
-       (SELECT MAX(d.last_sync_at) FROM device d WHERE d.user_id = u.id) AS last_sync_at
+       a.row_hash AS row_hash
   FROM "user" u
-  LEFT JOIN acknowledgment a ON a.user_id = u.id AND a.release_id = {{release}}
- WHERE u.agency_id = {{agency}} AND u.role = '{OFFICER}' AND u.active
- ORDER BY CASE WHEN a.id IS NULL THEN 0 ELSE 1 END, LOWER(COALESCE(u.school, '')), LOWER(u.name), u.id
+  {join} JOIN acknowledgment a ON a.agency_id = {{agency}} AND a.release_id = {{release}} AND a.user_id = u.id
+ WHERE {roster}
+ ORDER BY {order}LOWER(COALESCE(u.school, '')), LOWER(u.name), u.id
 """
+OUTSTANDING_FIRST = "CASE WHEN a.id IS NULL THEN 0 ELSE 1 END, "
 
 
-async def officer_rows(agency_id: int, release: ReleaseStatus, moment: datetime) -> list[OfficerRow]:
-    """Every officer who counts for a release with their status, outstanding ones first."""
+async def _officer_rows(agency_id: int, release: ReleaseStatus, sql: str, values: list) -> list[OfficerRow]:
+    found = await _query(sql, *values, agency=agency_id, release=release.id)
+    synced = {}
+    if found:
+        # Only for the rows shown: one grouped read through the (user, device) index.
+        ids = ", ".join(str(int(r["id"])) for r in found)
+        synced = {
+            r["user_id"]: r["at"]
+            for r in await _query(f"SELECT user_id, MAX(last_sync_at) AS at FROM device WHERE user_id IN ({ids}) GROUP BY user_id")
+        }
     missing = "overdue" if release.overdue_now else "pending"
     rows = []
-    for r in await _query(OFFICER_ROWS, agency=agency_id, release=release.id):
-        # Everyone counts for a release still in effect; only older ones need the join date.
-        if release.superseded_at is not None and not release.counts_officer(_when(r["created_at"])):
-            continue
+    for r in found:
         row = OfficerRow(
             user_id=r["id"],
             name=r["name"],
             email=r["email"],
             school=r["school"],
             status=missing,
-            last_sync_at=_when(r["last_sync_at"]),
+            last_sync_at=_when(synced.get(r["id"])),
         )
         if r["uuid"] is not None:
             for name, value in ack_fields(r, ROW_ACK_FIELDS, time=_when).items():
@@ -234,14 +245,134 @@ async def officer_rows(agency_id: int, release: ReleaseStatus, moment: datetime)
     return rows
 
 
-def schools_of(rows: list[OfficerRow]) -> list[str]:
-    """The distinct schools among some officers, sorted."""
-    return sorted({r.school for r in rows if r.school}, key=str.lower)
+async def officer_rows(agency_id: int, release: ReleaseStatus, moment: datetime) -> list[OfficerRow]:
+    """Every officer who counts for a release with their status, outstanding ones first (exports)."""
+    roster, values = _roster(release)
+    sql = OFFICER_ROWS.format(join="LEFT", roster=roster, order=OUTSTANDING_FIRST)
+    return await _officer_rows(agency_id, release, sql, values)
 
 
-def completion_series(rows: list[OfficerRow]) -> list[datetime]:
-    """When each counted officer's acknowledgment arrived, in order (the i-th is i acknowledged)."""
-    return sorted(r.received_at for r in rows if r.received_at is not None)
+# One page of officer ids in officer_rows' order: the outstanding (NOT EXISTS) or the
+# acknowledged (EXISTS), both answered from the (agency, release, user) index alone.
+PAGE_IDS = """
+SELECT u.id AS id FROM "user" u
+ WHERE {roster} AND {exists} (SELECT 1 FROM acknowledgment a
+                               WHERE a.agency_id = {{agency}} AND a.release_id = {{release}} AND a.user_id = u.id)
+ ORDER BY LOWER(COALESCE(u.school, '')), LOWER(u.name), u.id LIMIT {limit} OFFSET {offset}
+"""
+
+
+async def officer_page(
+    agency_id: int, release: ReleaseStatus, show: str, school: str, first: int, size: int
+) -> list[OfficerRow]:
+    """One page of the officers a release page lists (show: outstanding, acknowledged or all), in officer_rows' order.
+
+    release must carry its counts for this school (count_release): "all" lists the outstanding
+    officers first, then the acknowledged, so a page can straddle the two.
+    """
+    roster, values = _roster(release, school)
+
+    async def part(acknowledged: bool, offset: int, limit: int) -> list[int]:
+        if limit <= 0:
+            return []
+        sql = PAGE_IDS.format(roster=roster, exists="EXISTS" if acknowledged else "NOT EXISTS", limit=int(limit), offset=int(offset))
+        return [r["id"] for r in await _query(sql, *values, agency=agency_id, release=release.id)]
+
+    if show == "outstanding":
+        ids = await part(False, first, size)
+    elif show == "acknowledged":
+        ids = await part(True, first, size)
+    else:
+        outstanding = release.outstanding
+        ids = await part(False, first, min(size, outstanding - first))
+        ids += await part(True, max(first - outstanding, 0), size - len(ids))
+    if not ids:
+        return []
+    listed = ", ".join(str(int(i)) for i in ids)
+    sql = OFFICER_ROWS.format(join="LEFT", roster=f"u.id IN ({listed})", order="")
+    rows = {r.user_id: r for r in await _officer_rows(agency_id, release, sql, [])}
+    return [rows[i] for i in ids]
+
+
+async def count_release(agency_id: int, release: ReleaseStatus, school: str = "") -> int:
+    """Set a release's expected and acknowledged counts (at one school, or all); returns how many were late."""
+    roster, values = _roster(release, school)
+    rows = await _query(f'SELECT COUNT(*) AS n FROM "user" u WHERE {roster}', *values, agency=agency_id)
+    release.expected = rows[0]["n"]
+    if school:
+        due = "1 = 0"
+        if release.due_at is not None:
+            values = values + [tally.db_time(release.due_at)]
+            due = f"a.received_at > ${len(values)}"
+        rows = await _query(
+            f"SELECT COUNT(*) AS n, SUM(CASE WHEN {due} THEN 1 ELSE 0 END) AS late FROM acknowledgment a "
+            f'JOIN "user" u ON u.id = a.user_id WHERE a.agency_id = {{agency}} AND a.release_id = {{release}} AND {roster}',
+            *values,
+            agency=agency_id,
+            release=release.id,
+        )
+        release.acknowledged, late = rows[0]["n"], int(rows[0]["late"] or 0)
+    else:
+        counted = (await tally.tallies(agency_id, release.id)).get(release.id, tally.Tally())
+        release.acknowledged, late = counted.acknowledged, counted.late
+    return late
+
+
+async def release_schools(agency_id: int, release: ReleaseStatus) -> list[str]:
+    """The schools of the officers who count for a release, sorted."""
+    roster, values = _roster(release)
+    rows = await _query(f'SELECT DISTINCT u.school AS school FROM "user" u WHERE {roster} AND u.school IS NOT NULL', *values, agency=agency_id)
+    return sorted((r["school"] for r in rows if r["school"]), key=str.lower)
+
+
+# The chart's horizontal positions (it rounds to a tenth of a pixel): arrivals are read grouped
+# per position, so at most this many rows come back however many officers acknowledged.
+CHART_POSITIONS = PLOT_W * 10
+
+
+def _epoch(conn, column: str) -> str:
+    if conn.capabilities.dialect == "sqlite":
+        return f"((julianday({column}) - 2440587.5) * 86400.0)"
+    return f"date_part('epoch', {column})"  # double precision: EXTRACT gives slow numeric
+
+
+async def completion_steps(
+    agency_id: int, release: ReleaseStatus, school: str, start: datetime, end: datetime
+) -> tuple[list[datetime], list[int]]:
+    """A release's counted acknowledgments from start to end (at one school, or all), grouped per
+    position of the chart: each group's last arrival and the running total by then."""
+    roster, values = _roster(release, school)
+    conn = connections.get("default")
+    # Grouped by the tenth of a pixel the chart rounds each arrival to (its x, times ten).
+    scale = CHART_POSITIONS / max((end - start).total_seconds(), 1.0)
+    position = f"ROUND({LEFT * 10} + ({_epoch(conn, 'a.received_at')} - {start.timestamp()!r}) * {scale!r})"
+    rows = await _query(
+        f"SELECT {position} AS k, MAX(a.received_at) AS at, COUNT(*) AS n FROM acknowledgment a "
+        f'JOIN "user" u ON u.id = a.user_id WHERE a.agency_id = {{agency}} AND a.release_id = {{release}} '
+        f"AND {roster} GROUP BY 1 ORDER BY 1",
+        *values,
+        agency=agency_id,
+        release=release.id,
+    )
+    times, counts, running = [], [], 0
+    for row in rows:
+        running += row["n"]
+        times.append(_when(row["at"]))
+        counts.append(running)
+    return times, counts
+
+
+async def last_arrival(agency_id: int, release: ReleaseStatus, school: str = "") -> datetime | None:
+    """When the last counted acknowledgment of a release arrived (at one school, or all)."""
+    roster, values = _roster(release, school)
+    rows = await _query(
+        'SELECT MAX(a.received_at) AS at FROM acknowledgment a JOIN "user" u ON u.id = a.user_id '
+        f"WHERE a.agency_id = {{agency}} AND a.release_id = {{release}} AND {roster}",
+        *values,
+        agency=agency_id,
+        release=release.id,
+    )
+    return _when(rows[0]["at"]) if rows else None
 
 
 @dataclass

@@ -4,6 +4,7 @@ The ledger is append-only and chained per agency: row N holds the row_hash of ro
 (64 zeros for the first row), and its own row_hash is the SHA-256 of the canonical JSON of
 its content fields plus that prev_hash. Editing, removing or reordering any row breaks the
 chain from that row on; docs/ledger.md shows how to verify an export independently.
+Each new row also counts in its release's tally (server/tally.py), in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime, timezone
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from server import clock
+from server import clock, tally
 from server.errors import Conflict, Invalid, NotFound
 from server.guidance.content import content_hash
 from server.guidance.releases import ReleaseView
@@ -232,6 +233,7 @@ async def record_ack(
             )
             ack.row_hash = row_hash(chain_content(ack, release.number))
             await ack.save(using_db=conn)
+            await tally.ack_recorded(conn, ack, release.number, release.due_at)
             return Recorded(ack, True)
     except IntegrityError:
         # A concurrent writer won a unique constraint race: its row is the answer.

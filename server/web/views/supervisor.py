@@ -11,12 +11,14 @@ from server import clock
 from server.acknowledgments.chart import completion_chart
 from server.acknowledgments.dashboard import (
     ReleaseStatus,
-    completion_series,
+    completion_steps,
+    count_release,
+    last_arrival,
     officer_history,
-    officer_rows,
+    officer_page,
+    release_schools,
     release_status,
     release_statuses,
-    schools_of,
 )
 from server.acknowledgments.evidence import evidence_zip, release_acks_csv
 from server.models import Agency, Device, Role, User
@@ -27,11 +29,7 @@ from server.web.views.common import page, release_for, signed_in
 
 SUPERVISORS = {Role.SUPERVISOR, Role.ADMIN}
 PAGE_SIZE = 100
-SHOW = {
-    "outstanding": ("Not yet acknowledged", lambda r: not r.acknowledged),
-    "acknowledged": ("Acknowledged", lambda r: r.acknowledged),
-    "all": ("Everyone", lambda r: True),
-}
+SHOW = {"outstanding": "Not yet acknowledged", "acknowledged": "Acknowledged", "all": "Everyone"}
 
 
 async def overview(request: Request) -> Response:
@@ -66,34 +64,30 @@ async def release_detail(request: Request) -> Response:
         raise ApiError(400, "status must be outstanding, acknowledged or all.", {"status": show})
     school = request.query_params.get("school", "")[:200]
     number = parse_page_number(request.query_params.get("page", "1"))
-    everyone = await officer_rows(user.agency_id, status, moment)
-    selected = [r for r in everyone if r.school == school] if school else everyone
-    status.expected = len(selected)
-    status.acknowledged = sum(1 for r in selected if r.acknowledged)
-    late = sum(1 for r in selected if r.status == "late")
-    listed = [r for r in selected if SHOW[show][1](r)]
+    late = await count_release(user.agency_id, status, school)
+    listed = {"outstanding": status.outstanding, "acknowledged": status.acknowledged, "all": status.expected}[show]
     first = (number - 1) * PAGE_SIZE
-    await attach_push_status(listed[first : first + PAGE_SIZE], user.agency_id, status.id)
-    end = moment if status.outstanding else max([status.due_at or status.published_at] + completion_series(selected))
-    chart = completion_chart(
-        completion_series(selected),
-        status.expected,
-        status.published_at,
-        max(end, status.published_at + timedelta(days=1)),
-        status.due_at,
-    )
+    rows = await officer_page(user.agency_id, status, show, school, first, PAGE_SIZE)
+    await attach_push_status(rows, user.agency_id, status.id)
+    if status.outstanding:
+        end = moment
+    else:
+        end = max(status.due_at or status.published_at, await last_arrival(user.agency_id, status, school) or status.published_at)
+    end = max(end, status.published_at + timedelta(days=1))
+    times, counts = await completion_steps(user.agency_id, status, school, status.published_at, end)
+    chart = completion_chart(times, status.expected, status.published_at, end, status.due_at, counts=counts, late=late)
     context.update(
         {
             "school": school,
-            "schools": schools_of(everyone),
+            "schools": await release_schools(user.agency_id, status),
             "show": show,
-            "show_choices": {k: v[0] for k, v in SHOW.items()},
+            "show_choices": SHOW,
             "late": late,
-            "rows": listed[first : first + PAGE_SIZE],
-            "listed": len(listed),
+            "rows": rows,
+            "listed": listed,
             "first": first,
             "page_number": number,
-            "pages": max(1, -(-len(listed) // PAGE_SIZE)),
+            "pages": max(1, -(-listed // PAGE_SIZE)),
             "chart": chart,
         }
     )
