@@ -81,7 +81,7 @@ async def create_user(
         email=email.strip().lower(),
         name=name,
         role=role,
-        password_hash=hash_password(password) if password else None,
+        password_hash=await hash_password(password) if password else None,
         school=school,
     )
 
@@ -97,11 +97,16 @@ async def create_demo(settings: Settings) -> bool:
 
 
 async def prepare(settings: Settings, *, demo: bool) -> Prepared:
-    """Open the database; on a new one apply migrations; load base content; add the demo."""
+    """Open the database; on a new one apply migrations; load base content; add the demo.
+
+    Several processes may start at once on one PostgreSQL database: they take turns under an
+    advisory lock, so the first one migrates and seeds and the others find it done.
+    """
     await db.open_db(settings)
-    new = await db.applied_count(settings) == 0
-    applied = await db.migrate(settings) if new else []
-    await db.ensure_current(settings)
-    changed = await load_base_content(settings)
-    created = await create_demo(settings) if demo else False
+    async with db.preparing(settings):
+        new = await db.applied_count(settings) == 0
+        applied = await db.migrate(settings) if new else []
+        await db.ensure_current(settings)
+        changed = await load_base_content(settings)
+        created = await create_demo(settings) if demo else False
     return Prepared(new, applied, changed, created)

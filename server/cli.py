@@ -38,6 +38,10 @@ def cmd_serve(args, settings: Settings) -> int:
 
     try:
         prepared = _run(bootstrap.prepare(settings, demo=not args.no_demo))
+    except db.UNREACHABLE as exc:
+        print(f"Not starting: cannot reach the database ({exc}); `fieldguide check-config` checks the settings.",
+              file=sys.stderr)
+        return 2
     except db.MigrationsBehind as exc:
         print(f"Not starting: {exc}", file=sys.stderr)
         return 2
@@ -65,7 +69,8 @@ def cmd_serve(args, settings: Settings) -> int:
 def cmd_migrate(args, settings: Settings) -> int:
     async def go():
         await db.open_db(settings)
-        return await db.migrate(settings)
+        async with db.preparing(settings):
+            return await db.migrate(settings)
 
     applied = _run(go())
     print(f"Applied {len(applied)} migration(s): {', '.join(applied)}" if applied else "Up to date.")
@@ -75,8 +80,9 @@ def cmd_migrate(args, settings: Settings) -> int:
 def cmd_load_content(args, settings: Settings) -> int:
     async def go():
         await db.open_db(settings)
-        await db.ensure_current(settings)
-        return await bootstrap.load_base_content(settings)
+        async with db.preparing(settings):
+            await db.ensure_current(settings)
+            return await bootstrap.load_base_content(settings)
 
     try:
         changed = _run(go())
@@ -147,7 +153,8 @@ def cmd_create_agency(args, settings: Settings) -> int:
         await db.ensure_current(settings)
         if await Agency.exists(slug=args.slug):
             raise SystemExit(f"An agency with slug {args.slug!r} exists already.")
-        await bootstrap.load_base_content(settings)
+        async with db.preparing(settings):
+            await bootstrap.load_base_content(settings)
         agency = await bootstrap.create_agency(settings, args.slug, args.name)
         await audit.record(agency, None, "agency.create", agency.slug, details={"name": agency.name})
         admin = token = None
@@ -235,6 +242,22 @@ def cmd_ledger_verify(args, settings: Settings) -> int:
         print(f"Ledger of {args.agency!r} is BROKEN at {result.broken}.", file=sys.stderr)
         return 1
     print(f"Ledger of {args.agency!r} is intact: {result.count} acknowledgment(s); head {result.head}.")
+    return 0
+
+
+def cmd_check_config(args, settings: Settings) -> int:
+    from server.config_check import ERROR, Layout, check_all
+
+    layout = Layout(args.app_processes, args.push_workers, args.production)
+    findings = check_all(settings, layout)
+    for finding in findings:
+        print(finding)
+    errors = sum(1 for f in findings if f.level == ERROR)
+    warnings = len(findings) - errors
+    if errors:
+        print(f"check-config: {errors} error(s), {warnings} warning(s).")
+        return 1
+    print(f"check-config: no errors, {warnings} warning(s)." if warnings else "check-config: OK.")
     return 0
 
 
@@ -342,6 +365,18 @@ def build_parser() -> argparse.ArgumentParser:
     c = ledger_sub.add_parser("verify", help="Re-hash an agency's chain; exit 1 at the first broken link.")
     c.add_argument("--agency", required=True, help="The agency's slug.")
     c.set_defaults(func=cmd_ledger_verify)
+
+    p = sub.add_parser(
+        "check-config",
+        help="Report settings and database problems (exit 1 on errors, 0 with warnings only).",
+    )
+    p.add_argument("--app-processes", type=int, default=1, help="`fieldguide serve` processes the site runs (default 1).")
+    p.add_argument("--push-workers", type=int, default=0, help="`fieldguide push-worker` processes it runs (default 0).")
+    p.add_argument(
+        "--production", action="store_true",
+        help="Check as for real users (implied by PostgreSQL or a public FIELDGUIDE_BASE_URL).",
+    )
+    p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("settings-table", help="Print README's table of settings, made from their help texts.")
     p.add_argument("--write", action="store_true", help="Replace the table in README.md (between its markers) instead.")

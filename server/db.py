@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
+import asyncpg
 from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.executor import MigrationExecutor
 from tortoise.transactions import in_transaction
 
 from server.settings import Settings
 
 APP_LABEL = "models"
+# pg_advisory_lock key taken while a process migrates or loads the base content ("fgprep").
+PREPARE_LOCK = 0x6667_7072_6570
+
+
+# What connecting to an unreachable or missing database raises, by driver (the network, PostgreSQL, Tortoise).
+UNREACHABLE = (OSError, asyncpg.PostgresError, DBConnectionError)
 
 
 class MigrationsBehind(RuntimeError):
@@ -93,6 +103,28 @@ async def ensure_current(settings: Settings) -> None:
             f"The database is {len(pending)} migration(s) behind this version of the app "
             f"({', '.join(pending)}). Back it up, then run: fieldguide migrate"
         )
+
+
+@asynccontextmanager
+async def preparing(settings: Settings):
+    """Hold PostgreSQL's advisory lock for preparing the database, so processes started at once take turns.
+
+    The lock lives on a connection of its own (advisory locks belong to a session, and the pool
+    would hand its queries to any connection); a process that dies lets go as its connection drops.
+    SQLite needs none: it serves one process.
+    """
+    if settings.is_sqlite:
+        yield
+        return
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", PREPARE_LOCK)
+        try:
+            yield
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", PREPARE_LOCK)
+    finally:
+        await conn.close()
 
 
 # For the `tortoise` command line (makemigrations): tortoise -c server.db.TORTOISE_ORM ...

@@ -29,6 +29,14 @@ class Settings:
             "default: SQLite in the data folder.",
         },
     )
+    db_pool_size: int = field(
+        default=5,
+        metadata={
+            "env": "FIELDGUIDE_DB_POOL_SIZE",
+            "help": "Most PostgreSQL connections one process opens (server or push worker; a worker's LISTEN "
+            "takes one more); keep processes x pool within the server's max_connections (docs/deployment.md).",
+        },
+    )
     content_dir: Path = field(
         default=ROOT / "content",
         metadata={"env": "FIELDGUIDE_CONTENT_DIR", "help": "Folder of the base guidance cards."},
@@ -125,7 +133,8 @@ class Settings:
         default=2000,
         metadata={
             "env": "FIELDGUIDE_PUSH_POLL_MS",
-            "help": "How often an idle push worker looks for new notices, in milliseconds.",
+            "help": "How often an idle push worker looks for new notices, in milliseconds; on PostgreSQL a NOTIFY "
+            "wakes workers at once and this is only a safety net (10000–30000 is fine).",
         },
     )
     push_extra_hosts: str = field(
@@ -170,12 +179,22 @@ class Settings:
                 url = "asyncpg://" + url[len("postgresql://") :]
             elif url.startswith("postgres://"):
                 url = "asyncpg://" + url[len("postgres://") :]
+            if url.startswith("asyncpg://") and "maxsize=" not in url:
+                url += ("&" if "?" in url else "?") + f"minsize=1&maxsize={max(1, self.db_pool_size)}"
             return url
         return f"sqlite://{self.data_dir / 'fieldguide.sqlite3'}?busy_timeout=5000&synchronous=NORMAL"
 
     @property
     def is_sqlite(self) -> bool:
         return self.db_url.startswith("sqlite://")
+
+    @property
+    def postgres_dsn(self) -> str:
+        """The PostgreSQL URL as asyncpg.connect takes it (no pool parameters), for a connection of its own."""
+        url = "postgresql://" + self.db_url[len("asyncpg://") :]
+        base, _, query = url.partition("?")
+        kept = [p for p in query.split("&") if p and p.split("=", 1)[0] not in {"minsize", "maxsize"}]
+        return base + ("?" + "&".join(kept) if kept else "")
 
     @property
     def pwa_dir(self) -> Path:
