@@ -8,6 +8,15 @@ draining the outbox. As the same-run reference it times encrypting the same N pa
 the same library call (pywebpush's RFC 8291 encryption, no HTTP, no database).
 
     .venv/bin/python benchmarks/push_fanout.py [--notices 10000] [--concurrency 64]
+
+With --subscriptions N it times only the writing side instead, on SQLite and PostgreSQL: the
+demo agency's officers get N subscriptions (written with COPY or executemany), then
+`outbox.enqueue_release_notices` runs three times in a transaction rolled back each time, and
+one whole publish of a release is timed — how long a publish holds its transaction (and the
+agency's lock) for the outbox rows.
+
+    .venv/bin/python benchmarks/push_fanout.py --subscriptions 50000 [--backend sqlite|postgres|both]
+        [--postgres postgres://user@host:port]
 """
 
 from __future__ import annotations
@@ -15,6 +24,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import secrets
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,10 +38,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import asyncpg  # noqa: E402
 from pywebpush import WebPusher  # noqa: E402
+from tortoise import connections  # noqa: E402
+from tortoise.transactions import in_transaction  # noqa: E402
 
-from server import bootstrap, db  # noqa: E402
-from server.models import PushOutbox, PushSubscription, User  # noqa: E402
+from server import bootstrap, clock, db  # noqa: E402
+from server.models import PushOutbox, PushSubscription, Release, User  # noqa: E402
 from server.push import outbox  # noqa: E402
 from server.push.vapid import VapidSigner  # noqa: E402
 from server.push.worker import PushWorker  # noqa: E402
@@ -110,12 +126,89 @@ async def run(count: int, concurrency: int) -> None:
           f"{stats['decrypted']} decrypted and checked, {len(stats['errors'])} protocol errors")
 
 
+class _RolledBack(Exception):
+    """Raised to roll a timed transaction back."""
+
+
+async def subscribe_officers(count: int) -> None:
+    """`count` subscriptions spread over the demo agency's active users, as plain values."""
+    client = connections.get("default")
+    users = await User.filter(agency__slug="demo", active=True).order_by("id").values_list("id", flat=True)
+    now = clock.now()
+    columns = ["user_id", "endpoint", "p256dh", "auth", "user_agent", "created_at"]
+    rows = [
+        (users[i % len(users)], f"https://fcm.googleapis.com/fcm/send/bench-{i}", "p" * 87, "a" * 22, "", now)
+        for i in range(count)
+    ]
+    if client.capabilities.dialect == "postgres":
+        async with client.acquire_connection() as connection:
+            await connection.copy_records_to_table("push_subscription", records=rows, columns=columns)
+        await client.execute_script("ANALYZE")
+    else:
+        marks = ", ".join("?" for _ in columns)
+        await client.execute_many(f"INSERT INTO push_subscription ({', '.join(columns)}) VALUES ({marks})", [list(r) for r in rows])
+
+
+async def time_enqueue(label: str, settings: Settings, count: int, runs: int = 3) -> None:
+    await bootstrap.prepare(settings, demo=True)
+    await subscribe_officers(count)
+    release = await Release.filter(agency__slug="demo").order_by("-number").first()
+    times = []
+    for _ in range(runs):
+        try:
+            async with in_transaction() as conn:
+                started = time.perf_counter()
+                written = await outbox.enqueue_release_notices(release, conn)
+                times.append(time.perf_counter() - started)
+                assert written == count, written
+                raise _RolledBack
+        except _RolledBack:
+            pass
+    started = time.perf_counter()
+    published = await publish_revision(summary="Benchmark release.", changes={"restraint-devices": "major"})
+    publish = time.perf_counter() - started
+    assert await PushOutbox.filter(release_id=published.id).count() == count
+    print(f"{label}: enqueue_release_notices, {count:,} subscriptions: median {statistics.median(times):.2f} s "
+          f"of {runs} ({', '.join(f'{t:.2f}' for t in times)}); a whole publish {publish:.2f} s "
+          f"(load {os.getloadavg()[0]:.2f})")
+
+
+async def run_enqueue(count: int, backend: str, postgres: str) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="fieldguide-enqueue-bench-"))
+    try:
+        if backend in ("sqlite", "both"):
+            try:
+                await time_enqueue("SQLite", Settings(data_dir=folder), count)
+            finally:
+                await db.close_db()
+        if backend in ("postgres", "both"):
+            name = f"fieldguide_bench_{secrets.token_hex(4)}"
+            admin = await asyncpg.connect(f"{postgres}/postgres")
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            try:
+                await time_enqueue("PostgreSQL", Settings(data_dir=folder, database_url=f"{postgres}/{name}"), count)
+            finally:
+                await db.close_db()
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await admin.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notices", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--subscriptions", type=int, help="time only writing a publish's outbox rows, for this many")
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both", help="with --subscriptions")
+    parser.add_argument(
+        "--postgres", default="postgres://postgres@127.0.0.1:5432", help="a PostgreSQL server to make a scratch database on"
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.notices, args.concurrency))
+    if args.subscriptions:
+        asyncio.run(run_enqueue(args.subscriptions, args.backend, args.postgres))
+    else:
+        asyncio.run(run(args.notices, args.concurrency))
 
 
 if __name__ == "__main__":

@@ -94,21 +94,68 @@ async def _major(release: Release, connection) -> bool:
     )
 
 
-def _notice(subscription, release: Release, kind: str, payload: dict, urgency: str, ttl: int, moment) -> PushOutbox:
-    return PushOutbox(
-        agency_id=release.agency_id,
-        user_id=subscription.user_id,
-        subscription_id=subscription.id,
-        endpoint=subscription.endpoint,
-        release_id=release.id,
-        kind=kind,
-        payload=payload,
-        topic=TOPIC,
-        urgency=urgency,
-        ttl=ttl,
-        status=PENDING,
-        next_attempt_at=moment,
+# The columns a new notice is written with; the rest (last_error, sent_at) start NULL.
+_COLUMNS = (
+    "agency_id, user_id, subscription_id, endpoint, release_id, kind, payload, topic, urgency, ttl, "
+    "status, attempts, next_attempt_at, created_at"
+)
+
+
+def _numbered(sql: str) -> str:
+    """SQLite's `?` placeholders as PostgreSQL's `$1, $2, …` (no statement here has a `?` in a literal)."""
+    parts = sql.split("?")
+    return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
+
+
+@cache
+def fan_out_sql(dialect: str, audience: str) -> str:
+    """One INSERT … SELECT writing a notice per subscription of an audience, in subscription order.
+
+    Its values: `_shared(...)`, then the audience: for "agency" the agency id (its active users'
+    subscriptions); for "users" the user ids as one value (a JSON array on SQLite, a list for
+    PostgreSQL's int[]), and the statement returns each new row's user_id. On PostgreSQL the
+    "agency" statement returns the count of rows written (`notices`): Tortoise reads an INSERT's
+    count from the OID field of its command tag there, always 0.
+    """
+    pg = dialect == "postgres"
+    if audience == "agency":
+        source = 'push_subscription s JOIN "user" u ON u.id = s.user_id WHERE u.agency_id = ? AND u.active'
+    else:
+        members = "= ANY(?::int[])" if pg else "IN (SELECT value FROM json_each(?))"
+        source = f"push_subscription s WHERE s.user_id {members}"
+    # PostgreSQL would type a parameter in a SELECT list as text: cast to the columns' types.
+    number, document, moment = ("?::int", "?::jsonb", "?::timestamptz") if pg else ("?", "?", "?")
+    sql = (
+        f"INSERT INTO push_outbox ({_COLUMNS}) "
+        f"SELECT {number}, s.user_id, s.id, s.endpoint, {number}, ?, {document}, ?, ?, {number}, ?, 0, {moment}, {moment} "
+        f"FROM {source} ORDER BY s.id"
     )
+    if audience == "users":
+        sql += " RETURNING user_id"
+    elif pg:
+        sql = f"WITH written AS ({sql} RETURNING 1) SELECT count(*) AS notices FROM written"
+    return _numbered(sql) if pg else sql
+
+
+def _shared(release: Release, kind: str, payload: dict, urgency: str, ttl: int, moment: datetime) -> list:
+    """The values every notice of one fan-out has in common, in `fan_out_sql`'s order.
+
+    The payload and the times go through the model's own fields, so they are stored as an ORM
+    write stores them (SQLite: the same JSON text and ISO time text) and read back the same.
+    """
+    fields = PushOutbox._meta.fields_map
+    return [
+        release.agency_id,
+        release.id,
+        kind,
+        fields["payload"].to_db_value(payload, PushOutbox),
+        TOPIC,
+        urgency,
+        ttl,
+        PENDING,
+        fields["next_attempt_at"].to_db_value(moment, PushOutbox),
+        fields["created_at"].to_db_value(moment, PushOutbox),
+    ]
 
 
 async def announce(connection) -> None:
@@ -120,26 +167,22 @@ async def announce(connection) -> None:
         await connection.execute_query("SELECT pg_notify($1, '')", [CHANNEL])
 
 
-async def _write(rows: list[PushOutbox], connection) -> int:
-    if rows:
-        await PushOutbox.bulk_create(rows, batch_size=500, using_db=connection)
-        await announce(connection)
-    return len(rows)
-
-
 async def enqueue_release_notices(release: Release, connection) -> int:
     """One outbox row per subscription of the agency's active users; run inside the publish transaction."""
+    # One INSERT … SELECT: the rows never pass through Python, so a publish to 50,000 devices
+    # holds its transaction (and the agency's lock) for one statement, not 50,000 models.
     agency = await Agency.get(id=release.agency_id).using_db(connection)
-    subscriptions = await PushSubscription.filter(
-        user__agency_id=release.agency_id, user__active=True
-    ).using_db(connection)
-    if not subscriptions:
-        return 0
     payload = release_payload(agency, release)
     urgency = "high" if await _major(release, connection) else "normal"
-    moment = clock.now()
-    rows = [_notice(s, release, "release", payload, urgency, RELEASE_TTL, moment) for s in subscriptions]
-    return await _write(rows, connection)
+    values = _shared(release, "release", payload, urgency, RELEASE_TTL, clock.now()) + [release.agency_id]
+    dialect = connection.capabilities.dialect
+    if dialect == "postgres":
+        count = (await connection.execute_query_dict(fan_out_sql(dialect, "agency"), values))[0]["notices"]
+    else:
+        count, _ = await connection.execute_query(fan_out_sql(dialect, "agency"), values)
+    if count:
+        await announce(connection)
+    return count
 
 
 @dataclass
@@ -156,15 +199,22 @@ async def enqueue_reminders(release: Release, users: list[User], connection=None
     users = [u for u in users if u.agency_id == release.agency_id and u.active]
 
     async def go(conn) -> ReminderCount:
+        if not users:
+            return ReminderCount(0, 0, 0)
         agency = await Agency.get(id=release.agency_id).using_db(conn)
-        subscriptions = await PushSubscription.filter(user_id__in=[u.id for u in users]).using_db(conn)
         overdue = release.due_at is not None and release.due_at < clock.now()
         payload = reminder_payload(agency, release)
-        moment = clock.now()
         urgency = "high" if overdue else "normal"
-        rows = [_notice(s, release, "reminder", payload, urgency, REMINDER_TTL, moment) for s in subscriptions]
-        reached = {s.user_id for s in subscriptions}
-        return ReminderCount(await _write(rows, conn), len(reached), len(users) - len(reached))
+        dialect = conn.capabilities.dialect
+        ids = [u.id for u in users]
+        # The ids as one value, however many officers: no limit on bound parameters applies.
+        members = ids if dialect == "postgres" else json.dumps(ids)
+        values = _shared(release, "reminder", payload, urgency, REMINDER_TTL, clock.now()) + [members]
+        rows = await conn.execute_query_dict(fan_out_sql(dialect, "users"), values)
+        if rows:
+            await announce(conn)
+        reached = {r["user_id"] for r in rows}
+        return ReminderCount(len(rows), len(reached), len(users) - len(reached))
 
     return await within(go, connection)
 
@@ -216,9 +266,7 @@ def queue_sql(dialect: str) -> dict[str, str]:
         "next_due": f"SELECT next_attempt_at FROM {table} WHERE {_WAITING} ORDER BY next_attempt_at, id LIMIT 1",
     }
     if dialect == "postgres":
-        for name, text in sql.items():
-            parts = text.split("?")
-            sql[name] = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
+        sql = {name: _numbered(text) for name, text in sql.items()}
     return sql
 
 
