@@ -28,6 +28,7 @@ from server.web.middleware import BodyLimit, SecurityHeaders
 from server.web.openapi import openapi_schema
 from server.web.resources import Assets, make_templates
 from server.web.routes import routes
+from server.web.sync_answers import GZIP_LEVEL, SyncAnswers
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(BodyLimit, max_bytes=1_000_000),
-            Middleware(GZipMiddleware, minimum_size=500, compresslevel=6),
+            Middleware(GZipMiddleware, minimum_size=500, compresslevel=GZIP_LEVEL),
         ],
         exception_handlers={
             HTTPException: http_error,
@@ -68,5 +69,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.fragments = Fragments(app.state.templates, load_passages(settings.content_dir))
     app.state.releases = ReleaseCache()
     app.state.recent_syncs = RecentSyncs()  # per process: what each device's last check recorded
+    app.state.sync_answers = SyncAnswers()  # per process: sync 200s by held and current release
     app.state.openapi = openapi_schema()
     return app

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from starlette.responses import JSONResponse
+
 from server import bootstrap, clock
 from server.guidance.releases import load_release
-from server.models import Device, Release, ReleaseCard, User
+from server.models import Agency, Device, Release, ReleaseCard, User
+from server.web import offline_copy as offline_copy_module
+from server.web.sync_answers import SyncAnswers
+from server.web.views import sync as sync_view
 
+from .helpers.clients import client_as
+from .helpers.csrf import csrf_of
 from .helpers.releases import publish_revision
 
 DEVICE = {"Fieldguide-Device": "phone-0001-abcd"}
@@ -256,3 +263,139 @@ async def test_every_sync_answer_carries_the_releases_search_index(officer):
     assert same["base"] == 2 and same["search_index"] is None
     without_claim = (await officer.get("/api/v1/sync")).json()
     assert without_claim["search_index"] == delta["search_index"]
+
+
+PLAIN = {"Accept-Encoding": "identity"}
+
+
+def counted_builds(monkeypatch) -> list[int]:
+    """Counts the sync answers built (offline_copy calls) rather than taken from the process's memory."""
+    builds: list[int] = []
+    build = sync_view.offline_copy
+
+    async def counted(*args, **kwargs):
+        builds.append(1)
+        return await build(*args, **kwargs)
+
+    monkeypatch.setattr(sync_view, "offline_copy", counted)
+    return builds
+
+
+def without_checked_at(response) -> bytes:
+    """The answer's JSON bytes with its own time taken out (it is the only part that differs)."""
+    checked_at = response.headers["fieldguide-checked-at"]
+    assert response.json()["checked_at"] == checked_at
+    assert response.content.count(checked_at.encode()) == 1
+    return response.content.replace(checked_at.encode(), b"")
+
+
+async def uncached(app, client, headers=None) -> bytes:
+    """The same request answered by a process that keeps no answer (built afresh)."""
+    kept = app.state.sync_answers
+    app.state.sync_answers = SyncAnswers(0)
+    try:
+        return without_checked_at(await client.get("/api/v1/sync", headers=headers or {}))
+    finally:
+        app.state.sync_answers = kept
+
+
+async def test_a_repeated_answer_is_built_once_and_differs_only_in_checked_at(app, officer, monkeypatch):
+    phone = Phone()
+    await phone.sync(officer)
+    await publish_revision(edits={"teacher": {"title": "Teacher, counselor"}})
+    builds = counted_builds(monkeypatch)
+    claim = {"If-None-Match": phone.etag}
+    first = await officer.get("/api/v1/sync", headers=claim)
+    later = clock.now() + timedelta(seconds=5)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    second = await officer.get("/api/v1/sync", headers=claim)
+    plain = await officer.get("/api/v1/sync", headers={**claim, **PLAIN})
+    assert len(builds) == 1
+    assert first.json()["base"] == 1 and first.json()["release"] == 2
+    assert second.json()["checked_at"] == later.isoformat() != first.json()["checked_at"]
+    assert without_checked_at(first) == without_checked_at(second) == without_checked_at(plain)
+    # Sent gzipped when asked (once, by the view: the middleware passes it through), plain when not.
+    assert first.headers["content-encoding"] == "gzip" and first.headers["vary"] == "Accept-Encoding"
+    assert "content-encoding" not in plain.headers and plain.headers["vary"] == "Accept-Encoding"
+    assert int(plain.headers["content-length"]) == len(plain.content)
+    assert plain.headers["content-type"] == "application/json"
+    assert plain.headers["cache-control"] == "private, no-store"
+    assert plain.headers["etag"] == first.json()["etag"]
+    # Other officers of the agency holding the same release get the very same answer.
+    async with client_as(app, "officer2@demo.test") as other:
+        assert without_checked_at(await other.get("/api/v1/sync", headers=claim)) == without_checked_at(first)
+    assert len(builds) == 1
+
+
+async def test_kept_answers_are_exactly_the_answers_built_afresh(app, officer):
+    phone = Phone()
+    whole = await phone.sync(officer)
+    await publish_revision(retire=("mou-signatures",))
+    await publish_revision(edits={"teacher": {"body": ("## Do", "## Do\n- Teach.\n")}})
+    for headers in ({}, {"If-None-Match": phone.etag}, {"If-None-Match": phone.etag, **PLAIN}, PLAIN):
+        for _ in range(2):  # built, then kept
+            response = await officer.get("/api/v1/sync", headers=headers)
+            assert without_checked_at(response) == await uncached(app, officer, headers)
+    # Byte for byte what the view sent before answers were kept: JSONResponse of offline_copy.
+    response = await officer.get("/api/v1/sync", headers={"If-None-Match": whole.headers["etag"], **PLAIN})
+    current = await app.state.releases.get(await Release.get(agency__slug="demo", number=3))
+    held = await app.state.releases.get(await Release.get(agency__slug="demo", number=1))
+    body = await offline_copy_module.offline_copy(
+        current, held, await Agency.get(slug="demo"), app.state.releases, app.state.fragments
+    )
+    body["checked_at"] = response.headers["fieldguide-checked-at"]
+    assert response.content == JSONResponse(body).body
+
+
+async def test_each_held_release_gets_its_own_answer(app, officer, monkeypatch):
+    first = (await officer.get("/api/v1/sync")).headers["etag"]
+    await publish_revision(retire=("mou-signatures",))
+    second = (await officer.get("/api/v1/sync")).headers["etag"]
+    await publish_revision(edits={"teacher": {"title": "Teacher, counselor"}})
+    builds = counted_builds(monkeypatch)
+    answers = {}
+    for _ in range(2):
+        for held in (None, first, second):
+            response = await officer.get("/api/v1/sync", headers={"If-None-Match": held} if held else {})
+            answers.setdefault(held, set()).add(without_checked_at(response))
+            assert response.json()["release"] == 3
+            assert response.json()["base"] == {None: None, first: 1, second: 2}[held]
+    assert len(builds) == 3
+    assert all(len(kept) == 1 for kept in answers.values())
+    assert len({a for kept in answers.values() for a in kept}) == 3
+    assert (await uncached(app, officer, {"If-None-Match": first})) in answers[first]
+    assert (await uncached(app, officer, {"If-None-Match": second})) in answers[second]
+
+
+async def test_a_new_attestation_or_agency_name_shows_in_the_very_next_answer(app, officer, monkeypatch):
+    phone = Phone()
+    await phone.sync(officer)
+    await publish_revision(edits={"teacher": {"title": "Teacher, counselor"}})
+    claim = {"If-None-Match": phone.etag}
+    before = await officer.get("/api/v1/sync", headers=claim)
+    assert "I have read and understand the changes in release 2." in before.json()["pages"]["/changes"]["main"]
+    builds = counted_builds(monkeypatch)
+    # An admin words the attestation anew: no release is published.
+    async with client_as(app, "admin@demo.test") as admin:
+        token = csrf_of((await admin.get("/admin/attestation")).text)
+        wording = "I have read release {release} and will follow it on duty."
+        saved = await admin.post("/admin/attestation", data={"csrf_token": token, "attestation": wording})
+        assert saved.status_code == 303
+    after = await officer.get("/api/v1/sync", headers=claim)
+    changes = after.json()["pages"]["/changes"]["main"]
+    assert "I have read release 2 and will follow it on duty." in changes
+    assert "I have read and understand" not in changes
+    assert len(builds) == 1
+    assert without_checked_at(after) == await uncached(app, officer, claim)
+    builds.clear()
+    # A rename is a new answer too (nothing in today's answer shows the name, but it is read
+    # afresh: whatever of the agency an answer comes to show is never served stale).
+    await Agency.filter(slug="demo").update(name="Demo Unified Police")
+    renamed = await officer.get("/api/v1/sync", headers=claim)
+    assert len(builds) == 1
+    assert without_checked_at(renamed) == without_checked_at(after)
+    # And back to the default wording: the answer says it again.
+    await Agency.filter(slug="demo").update(attestation=None)
+    reset = await officer.get("/api/v1/sync", headers=claim)
+    assert "I have read and understand the changes in release 2." in reset.json()["pages"]["/changes"]["main"]
+    assert len(builds) == 2

@@ -69,6 +69,19 @@ async def changes_page(release: ReleaseView, agency: Agency, releases: ReleaseCa
     return await fragments.changes_page(release, attestation, context)
 
 
+def answer_key(current: ReleaseView, held: ReleaseView | None, agency: Agency) -> tuple:
+    """What offline_copy's answer depends on, as the key it is kept by (server/web/sync_answers.py).
+
+    The releases (immutable: their ids, and the current one's ETag, which also names the page
+    templates and the search index) and what of the agency an answer may show, which an admin
+    can change without publishing: the attestation wording (in the what-changed page) and the
+    name (no page shows it yet). Whatever offline_copy comes to read besides the releases must
+    be added here, or a kept answer would go on showing the old value.
+    """
+    fingerprint = (agency.id, agency.name, attestation_text(agency, current.number))
+    return (held.id if held else None, current.id, current.etag, fingerprint)
+
+
 async def offline_copy(
     current: ReleaseView, held: ReleaseView | None, agency: Agency, releases: ReleaseCache, fragments: Fragments
 ) -> dict:

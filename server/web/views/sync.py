@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from server import clock
 from server.acknowledgments.sync import (
@@ -18,7 +18,8 @@ from server.acknowledgments.sync import (
 )
 from server.models import Agency
 from server.web.fragments import MARKS, SHELL_RELEASE
-from server.web.offline_copy import offline_copy
+from server.web.offline_copy import answer_key, offline_copy
+from server.web.sync_answers import accepts_gzip
 from server.web.views.api import etag_matches, not_modified
 from server.web.views.common import current_release, page, signed_in
 
@@ -30,7 +31,8 @@ async def sync(request: Request) -> Response:
 
     An unchanged device costs one query (session, user and the agency's latest release
     together): the release is loaded once per process, the device's record is written at most
-    once a minute and this process remembers it (docs/sync.md, "What a check costs").
+    once a minute and this process remembers it (docs/sync.md, "What a check costs"). A 200
+    is built once per held release, current release and agency wording (SyncAnswers).
     """
     session, user = await signed_in(request)
     claim = parse_claim(request.headers.get("if-none-match"), request.query_params.get("have"))
@@ -45,9 +47,19 @@ async def sync(request: Request) -> Response:
     if held is current:
         return Response(status_code=304, headers=headers)
     agency = await Agency.get(id=user.agency_id)
-    body = await offline_copy(current, held, agency, request.app.state.releases, request.app.state.fragments)
-    body["checked_at"] = checked_at
-    return JSONResponse(body, headers=headers)
+    # Every phone of the agency holding the same release gets the same answer: built,
+    # serialized and gzipped once per process, only checked_at added per request.
+    answers = request.app.state.sync_answers
+    key = answer_key(current, held, agency)
+    answer = answers.get(key)
+    if answer is None:
+        body = await offline_copy(current, held, agency, request.app.state.releases, request.app.state.fragments)
+        answer = answers.put(key, body)
+    if accepts_gzip(request):
+        # Already compressed: GZipMiddleware passes an answer with Content-Encoding through.
+        headers.update({"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        return Response(answer.gzipped(checked_at), media_type="application/json", headers=headers)
+    return Response(answer.body(checked_at), media_type="application/json", headers=headers)
 
 
 async def shell(request: Request) -> Response:
