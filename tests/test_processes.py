@@ -16,6 +16,7 @@ import time
 import uuid as uuid_lib
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -265,20 +266,18 @@ async def test_a_worker_killed_mid_fan_out_resends_at_most_what_it_held(running)
     mark = received_count(running.service)
     release = await publish_revision(summary="Clarified restraint policy again.", changes={"restraint-devices": "major"})
     await eventually(lambda: len(delivered_since(running.service, mark)) >= NOTICES // 5, timeout=120)
-    held_at_kill = {
-        r["id"]: r["next_attempt_at"]
-        for r in await PushOutbox.filter(release_id=release.id, status="sending").values("id", "next_attempt_at")
-    }
     victim = running.site.workers[0]
     victim.kill()
-    # The live workers settle their own claims within moments; what still carries the lease it had
-    # at the kill, well before that lease runs out, is what the killed worker held.
+    killed_at = datetime.now(timezone.utc)
+    # A claim stamps its rows with claim time + lease. The live workers settle their own claims
+    # within moments: what is still being sent after half a lease, claimed before the kill, is
+    # what the killed worker held.
     await asyncio.sleep(LEASE / 2)
-    still = {
-        r["id"]: r["next_attempt_at"]
-        for r in await PushOutbox.filter(id__in=list(held_at_kill), status="sending").values("id", "next_attempt_at")
-    }
-    orphans = {i for i, lease in still.items() if lease == held_at_kill[i]}
+    orphans = set(
+        await PushOutbox.filter(
+            release_id=release.id, status="sending", next_attempt_at__lte=killed_at + timedelta(seconds=LEASE)
+        ).values_list("id", flat=True)
+    )
     await asyncio.to_thread(running.site.restart, victim)
     await eventually(lambda: all_sent(release), timeout=180)
     per_endpoint = delivered_since(running.service, mark)
