@@ -12,10 +12,12 @@ from dataclasses import fields
 from datetime import timedelta
 
 import httpx
+from argon2 import PasswordHasher
 from asgi_lifespan import LifespanManager
 
 from server import clock
 from server.app import create_app
+from server.bootstrap import DEMO_PASSWORD
 from server.cli import SETTINGS_TABLE_END, SETTINGS_TABLE_START, settings_table
 from server.models import AuditEntry, Invitation, Session, User
 from server.people.auth import hash_password, verify_password
@@ -406,3 +408,16 @@ async def test_passwords_are_hashed_and_checked_off_the_event_loop():
     await task
     assert right and not wrong and hashed.startswith("$argon2id$")
     assert after_hash > 0 and after_verify > 0 and after_unknown > 0
+
+
+async def test_a_hash_with_older_parameters_is_renewed_at_the_next_sign_in(client):
+    # Hashes made before one lane became the rule (four lanes: argon2-cffi's default) still verify,
+    # and the first sign-in with the password replaces them; a failed one changes nothing.
+    older = PasswordHasher(parallelism=4).hash(DEMO_PASSWORD)
+    await User.filter(email="officer@demo.test").update(password_hash=older)
+    assert (await sign_in(client, "officer@demo.test", password="not the password")).status_code == 400
+    assert (await User.get(email="officer@demo.test")).password_hash == older
+    assert (await sign_in(client, "officer@demo.test")).status_code == 303
+    renewed = (await User.get(email="officer@demo.test")).password_hash
+    assert renewed != older and ",p=1$" in renewed
+    assert await verify_password(renewed, DEMO_PASSWORD)

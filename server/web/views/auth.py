@@ -9,7 +9,14 @@ from starlette.responses import RedirectResponse, Response
 
 from server import clock
 from server.models import User
-from server.people.auth import csrf_ok, end_session, start_session, verify_password
+from server.people.auth import (
+    csrf_ok,
+    end_session,
+    hash_password,
+    needs_rehash,
+    start_session,
+    verify_password,
+)
 from server.people.throttle import blocked_until, client_address, note_attempt
 from server.web.sessions import (
     PRE_SESSION_COOKIE,
@@ -91,6 +98,10 @@ async def sign_in(request: Request) -> Response:
     await note_attempt(email, address, succeeded)
     if not succeeded:
         return _sign_in_page(request, SIGN_IN_FAILED, email, 400)
+    if needs_rehash(user.password_hash):
+        # The password is at hand only now: bring an older hash up to the current parameters.
+        user.password_hash = await hash_password(password)
+        await user.save(update_fields=["password_hash"])
     token, _ = await start_session(
         user, request.app.state.settings.session_days, request.headers.get("user-agent", "")
     )
