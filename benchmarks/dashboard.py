@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import os
 import random
-import secrets
 import sqlite3
 import statistics
 import sys
@@ -32,7 +31,6 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -41,6 +39,7 @@ import httpx  # noqa: E402
 from asgi_lifespan import LifespanManager  # noqa: E402
 from tortoise import connections  # noqa: E402
 
+from benchmarks.scratch_database import scratch_postgres  # noqa: E402
 from server import bootstrap, db, tally  # noqa: E402
 from server.acknowledgments.ledger import (  # noqa: E402
     GENESIS,
@@ -301,37 +300,32 @@ async def measure(settings: Settings, built: dict, runs: int, label: str) -> Non
 async def run(database_url: str, officers: int, releases: int, runs: int, verify: bool) -> None:
     """Build, measure and clean up one database (SQLite when database_url is empty)."""
     with tempfile.TemporaryDirectory() as folder:
-        admin = name = None
         if database_url:
-            parts = urlsplit(database_url)
-            admin = await asyncpg.connect(urlunsplit(parts._replace(path=parts.path if parts.path.strip("/") else "/postgres")))
-            name = f"fieldguide_bench_{secrets.token_hex(4)}"
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            settings = Settings(data_dir=Path(folder), database_url=urlunsplit(parts._replace(path=f"/{name}")))
+            async with scratch_postgres(database_url) as url:
+                await run_on(Settings(data_dir=Path(folder), database_url=url), officers, releases, runs, verify)
         else:
-            settings = Settings(data_dir=Path(folder))
-        label = "sqlite" if settings.is_sqlite else "postgres"
+            await run_on(Settings(data_dir=Path(folder)), officers, releases, runs, verify)
+
+
+async def run_on(settings: Settings, officers: int, releases: int, runs: int, verify: bool) -> None:
+    """Build the data in this database, check it if asked, and time the pages."""
+    label = "sqlite" if settings.is_sqlite else "postgres"
+    began = time.perf_counter()
+    built = await build(settings, officers, releases)
+    print(
+        f"{label:<10} built {built['officers']} officers, {built['releases']} releases, "
+        f"{built['acks']:,} acknowledgments in {time.perf_counter() - began:.0f} s ({built['phases']})  {load()}"
+    )
+    if verify:
+        await db.open_db(settings)
         try:
-            began = time.perf_counter()
-            built = await build(settings, officers, releases)
-            print(
-                f"{label:<10} built {built['officers']} officers, {built['releases']} releases, "
-                f"{built['acks']:,} acknowledgments in {time.perf_counter() - began:.0f} s ({built['phases']})  {load()}"
-            )
-            if verify:
-                await db.open_db(settings)
-                try:
-                    checked = await verify_agency(built["agency"])
-                    assert checked.broken is None and checked.count == built["acks"], checked
-                    assert await tally.differences(built["agency"]) == {}
-                    print(f"{label:<10} chain intact ({checked.count:,} rows), tallies equal a recount")
-                finally:
-                    await db.close_db()
-            await measure(settings, built, runs, label)
+            checked = await verify_agency(built["agency"])
+            assert checked.broken is None and checked.count == built["acks"], checked
+            assert await tally.differences(built["agency"]) == {}
+            print(f"{label:<10} chain intact ({checked.count:,} rows), tallies equal a recount")
         finally:
-            if admin is not None:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                await admin.close()
+            await db.close_db()
+    await measure(settings, built, runs, label)
 
 
 async def main(args) -> None:

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import shutil
 import statistics
 import sys
@@ -31,9 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
+
 from tortoise import connections  # noqa: E402
 
+from benchmarks.scratch_database import scratch_postgres  # noqa: E402
 from server import bootstrap, clock, db  # noqa: E402
 from server.push import outbox  # noqa: E402
 from server.settings import Settings  # noqa: E402
@@ -115,16 +115,12 @@ async def run(args) -> None:
             finally:
                 await db.close_db()
         if args.backend in ("postgres", "both"):
-            name = f"fieldguide_bench_{secrets.token_hex(4)}"
-            admin = await asyncpg.connect(f"{args.postgres}/postgres")
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                settings = Settings(data_dir=folder, database_url=f"{args.postgres}/{name}")
-                await bench("PostgreSQL", settings, args.pending, args.sent, args.claims, args.batch)
-            finally:
-                await db.close_db()
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                await admin.close()
+            async with scratch_postgres(args.postgres) as url:
+                try:
+                    settings = Settings(data_dir=folder, database_url=url)
+                    await bench("PostgreSQL", settings, args.pending, args.sent, args.claims, args.batch)
+                finally:
+                    await db.close_db()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -38,11 +37,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
+
 from pywebpush import WebPusher  # noqa: E402
 from tortoise import connections  # noqa: E402
 from tortoise.transactions import in_transaction  # noqa: E402
 
+from benchmarks.scratch_database import scratch_postgres  # noqa: E402
 from server import bootstrap, clock, db  # noqa: E402
 from server.models import PushOutbox, PushSubscription, Release, User  # noqa: E402
 from server.push import outbox  # noqa: E402
@@ -182,15 +182,11 @@ async def run_enqueue(count: int, backend: str, postgres: str) -> None:
             finally:
                 await db.close_db()
         if backend in ("postgres", "both"):
-            name = f"fieldguide_bench_{secrets.token_hex(4)}"
-            admin = await asyncpg.connect(f"{postgres}/postgres")
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                await time_enqueue("PostgreSQL", Settings(data_dir=folder, database_url=f"{postgres}/{name}"), count)
-            finally:
-                await db.close_db()
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                await admin.close()
+            async with scratch_postgres(postgres) as url:
+                try:
+                    await time_enqueue("PostgreSQL", Settings(data_dir=folder, database_url=url), count)
+                finally:
+                    await db.close_db()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
