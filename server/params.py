@@ -1,4 +1,4 @@
-"""One parser per kind of value a request sends: release numbers, page numbers, device ids.
+"""One parser per kind of value a request sends: release numbers, page numbers, ids, device ids, times.
 
 They know nothing of HTTP (a bad value raises server.errors.Invalid, which the web edge turns
 into a 400), so the views and the domain (sync, the ledger) use the very same rules.
@@ -7,6 +7,7 @@ into a 400), so the views and the domain (sync, the ledger) use the very same ru
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from server.errors import Invalid
 
@@ -15,6 +16,9 @@ MAX_PAGE = 10**6 - 1
 # A device's id, made on the device (crypto.randomUUID() in pwa/static/db.js: 36 characters).
 DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 DEVICE_ID_PATTERN = "^[A-Za-z0-9_-]{8,64}$"  # the same rule for OpenAPI and the browser
+# A device's clock is believed between these times (UTC); outside them it is surely wrong.
+EARLIEST_DEVICE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_DEVICE_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def whole_number(raw) -> int | None:
@@ -51,3 +55,25 @@ def parse_device_id(raw, field: str = "device_id") -> str | None:
     if not isinstance(raw, str) or not DEVICE_ID.fullmatch(raw):
         raise Invalid(f"The device id ({field}) is 8 to 64 letters, digits, '-' or '_'.", {field: "invalid"})
     return raw
+
+
+def parse_device_time(raw, field: str = "device_time") -> datetime | None:
+    """An ISO 8601 time with a time zone (as toISOString gives) from 2000 to 2099, in UTC; None when not sent."""
+    if raw is None or raw == "":
+        return None
+    wrong = Invalid(f"{field} must be an ISO 8601 time with a time zone.", {field: "invalid"})
+    if not isinstance(raw, str) or len(raw) > 40 or not raw.isascii():
+        raise wrong
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise wrong from None
+    if moment.tzinfo is None:
+        raise Invalid(f"{field} needs a time zone (e.g. 2025-01-31T14:05:00Z).", {field: "no time zone"})
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 moved across midnight by its offset
+        moment = None
+    if moment is None or not EARLIEST_DEVICE_TIME <= moment < LATEST_DEVICE_TIME:
+        raise Invalid(f"{field} must be between the years 2000 and 2099.", {field: "out of range"})
+    return moment

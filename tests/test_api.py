@@ -77,8 +77,16 @@ async def test_openapi_describes_every_api_route(client, app):
     response = await client.get("/api/v1/openapi.json")
     schema = response.json()
     assert schema["openapi"].startswith("3.")
-    api_paths = {r.path for r in app.routes if getattr(r, "path", "").startswith("/api/v1/") and not r.path.endswith("openapi.json")}
-    assert api_paths <= set(schema["paths"])
+    api = {
+        (method.lower(), r.path)
+        for r in app.routes
+        if getattr(r, "path", "").startswith("/api/v1/") and not r.path.endswith("openapi.json")
+        for method in r.methods - {"HEAD"}
+    }
+    described = {(method, path) for path, item in schema["paths"].items() for method in item}
+    assert api <= described, api - described  # every method of every API route is described
+    routes = {(m.lower(), r.path) for r in app.routes for m in getattr(r, "methods", None) or ()}
+    assert described <= routes, described - routes  # and nothing is described that the app lacks
 
 
 async def test_api_docs_mention_every_route(app):

@@ -14,7 +14,8 @@ from server.guidance.drafts import DraftConflict
 from server.guidance.review import ReviewRefused
 from server.lru import LRU
 from server.settings import ROOT
-from server.web.errors import status_of
+from server.web.errors import ApiError, status_of
+from server.web.request_body import MAX_DEPTH, parse_json_object
 
 from .helpers.clients import client_as
 from .helpers.csrf import csrf_token
@@ -89,8 +90,11 @@ async def test_one_device_id_rule_for_sync_and_acks(officer):
     sync = await officer.get("/api/v1/sync", headers={"Fieldguide-Device": short})
     assert sync.status_code == 400 and sync.json()["details"] == {"fieldguide-device": "invalid"}
     token = await csrf_token(officer)
+    card = (await officer.get("/api/v1/manifest?release=1")).json()["cards"][0]["hash"]
     ack = await officer.post(
-        "/api/v1/acks", json={"uuid": str(uuid.uuid4()), "release": 1, "device_id": short}, headers={"X-CSRF-Token": token}
+        "/api/v1/acks",
+        json={"uuid": str(uuid.uuid4()), "release": 1, "card_hashes": [card], "device_id": short},
+        headers={"X-CSRF-Token": token},
     )
     assert ack.status_code == 400 and ack.json()["details"] == {"device_id": "invalid"}
     fine = await officer.get("/api/v1/sync", headers={"Fieldguide-Device": str(uuid.uuid4())})
@@ -106,3 +110,95 @@ async def test_page_numbers_take_ascii_digits_only(app):
     async with client_as(app, "supervisor@demo.test") as supervisor:
         assert (await supervisor.get("/supervisor/releases/1?page=²")).status_code == 400
         assert (await supervisor.get("/supervisor/releases/1?reminded=²")).status_code == 200
+
+
+def test_one_json_body_reader_refuses_what_python_json_would_crash_on_or_let_through():
+    assert parse_json_object(b'{"release": 3, "card_hashes": ["a"], "x": {"y": [1.5, null]}}')["release"] == 3
+    assert parse_json_object(b'{"text": "\\"[[[[[[[[[[[[[[[[[[[[[["}')["text"].count("[") == 22  # brackets in text
+    deep_but_allowed = b'{"a": ' + b"[" * (MAX_DEPTH - 1) + b"]" * (MAX_DEPTH - 1) + b"}"
+    assert parse_json_object(deep_but_allowed)
+    for raw, reason in [
+        (b"", "missing"),
+        (b"  ", "missing"),
+        (b"null", "not an object"),
+        (b"[1, 2]", "not an object"),
+        (b'"text"', "not an object"),
+        (b"\xff\xfe{}", "invalid utf-8"),
+        (b'{"a": "\xed\xa0\x80"}', "invalid utf-8"),
+        (b"{", "invalid"),
+        (b'{"a": 1,}', "invalid"),
+        (b"[" * 100_000 + b"]" * 100_000, "too deep"),
+        (b'{"a": ' + b"[" * MAX_DEPTH + b"]" * MAX_DEPTH + b"}", "too deep"),
+        (b'{"a": ' + b"{" * 5000, "too deep"),
+        (b'{"release": ' + b"9" * 5000 + b"}", "number too long"),
+        (b'{"release": -' + b"1" * 40 + b"}", "number too long"),
+        (b'{"x": 0.' + b"1" * 40 + b"}", "number too long"),
+        (b'{"x": 1e999}', "number out of range"),
+        (b'{"x": NaN}', "not a number"),
+        (b'{"x": -Infinity}', "not a number"),
+        (b'{"x": "a\\u0000b"}', "invalid text"),
+        (b'{"x": ["\\ud800"]}', "invalid text"),
+        (b'{"\\udfff": 1}', "invalid text"),
+    ]:
+        with pytest.raises(ApiError) as info:
+            parse_json_object(raw)
+        assert (info.value.status_code, info.value.details) == (400, {"body": reason}), raw[:40]
+
+
+async def test_acknowledgment_and_push_bodies_that_crashed_the_server_are_400s(officer):
+    token = await csrf_token(officer)
+    bodies = [
+        b'{"release": ' + b"9" * 5000 + b', "uuid": "x"}',
+        b'{"release": 1, "uuid": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b"[" * 50_000,
+        b'{"release": NaN}',
+        b"\xc3\x28",
+    ]
+    for path in ("/api/v1/acks", "/api/v1/push/subscriptions"):
+        for body in bodies:
+            response = await officer.post(
+                path, content=body, headers={"X-CSRF-Token": token, "Content-Type": "application/json"}
+            )
+            assert response.status_code == 400, (path, body[:30], response.text)
+            assert response.json()["errno"] == 107 and set(response.json()["details"]) == {"body"}
+    response = await officer.request(
+        "DELETE", "/api/v1/push/subscriptions", content=b'{"endpoint": 1e400}',
+        headers={"X-CSRF-Token": token, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400 and response.json()["details"] == {"body": "number out of range"}
+
+
+def test_device_times_need_a_time_zone_and_a_believable_year():
+    assert params.parse_device_time(None) is None and params.parse_device_time("") is None
+    moment = params.parse_device_time("2025-03-01T14:05:09.120+02:00")
+    assert moment.isoformat() == "2025-03-01T12:05:09.120000+00:00"
+    assert params.parse_device_time("2000-01-01T00:00:00Z") == params.EARLIEST_DEVICE_TIME
+    assert params.parse_device_time("2099-12-31T23:59:59.999Z").year == 2099
+    for raw, reason in [
+        ("0001-01-01T00:00:00+14:00", "out of range"),  # overflowed astimezone
+        ("9999-12-31T23:59:59-14:00", "out of range"),
+        ("1999-12-31T23:59:59Z", "out of range"),
+        ("2100-01-01T00:00:00Z", "out of range"),
+        ("2000-01-01T01:00:00+02:00", "out of range"),  # 1999 in UTC
+        ("2025-03-01T14:05:09", "no time zone"),
+        ("２０２５-03-01T14:05:09Z", "invalid"),
+        ("yesterday", "invalid"),
+        ("2025-03-01T14:05:09Z" + " " * 30, "invalid"),
+        (1740837909, "invalid"),
+        (["2025-03-01T14:05:09Z"], "invalid"),
+    ]:
+        with pytest.raises(Invalid) as info:
+            params.parse_device_time(raw)
+        assert info.value.details == {"device_time": reason}, raw
+
+
+async def test_device_times_at_the_edge_of_the_calendar_are_a_400(officer):
+    token = await csrf_token(officer)
+    for edge in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        response = await officer.post(
+            "/api/v1/acks",
+            json={"uuid": str(uuid.uuid4()), "release": 1, "card_hashes": [], "device_time": edge},
+            headers={"X-CSRF-Token": token},
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["details"] == {"device_time": "out of range"}

@@ -9,8 +9,10 @@ from urllib.parse import quote
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
 
 from server.errors import Conflict, DomainError, Invalid, NotFound, Refused
+from server.web.request_log import route_template
 
 log = logging.getLogger("fieldguide")
 
@@ -64,14 +66,29 @@ def error_body(status: int, message: str, details: dict | None = None, errno: in
     }
 
 
-def _page(request: Request, status: int, message: str) -> Response:
+def _page(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
     templates = request.app.state.templates
     return templates.TemplateResponse(
         request,
         "error.html",
         {"status": status, "title": HTTPStatus(status).phrase, "message": message, "user": None},
         status_code=status,
+        headers=headers,
     )
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the request's path answers, for a 405's Allow header.
+
+    Starlette's own 405 names only the methods of the first route matching the path, though a
+    path may have one route per method (GET and POST /admin/users).
+    """
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.path_regex.match(path):
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
 
 
 async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -83,13 +100,15 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
     headers = getattr(exc, "headers", None)
     if status == 304:
         return Response(status_code=304, headers=headers)
+    if status == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
     if wants_json(request):
         return JSONResponse(
             error_body(status, message, getattr(exc, "details", None), getattr(exc, "errno", None)),
             status_code=status,
             headers=headers,
         )
-    return _page(request, status, message)
+    return _page(request, status, message, headers)
 
 
 async def domain_error(request: Request, exc: DomainError) -> Response:
@@ -107,7 +126,8 @@ async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     """Log the failure; show no stack trace."""
-    log.exception("Unhandled error on %s %s", request.method, request.url.path)
+    # The route's template, not the path: invitation and reset tokens live in paths.
+    log.exception("Unhandled error on %s %s", request.method, route_template(request.scope))
     message = "Something went wrong on our side. Your data is safe; please try again."
     if wants_json(request):
         return JSONResponse(error_body(500, message), status_code=500)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.web.errors import error_body
+from server.params import whole_number
+from server.web.errors import ApiError, error_body, http_error
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -42,6 +44,26 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class NoNulInUrl:
+    """Refuses a path, or a page's query string, holding a NUL character (%00) with 400.
+
+    No PostgreSQL text can hold one, and pages pass free text (a school, an audit action) to
+    database filters. Each API query parameter has its own parser, which refuses control
+    characters with its own message.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query = b"" if scope.get("path", "").startswith("/api/") else scope.get("query_string", b"")
+        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in query or b"\x00" in query):
+            request = Request(scope)
+            response = await http_error(request, ApiError(400, "Addresses may not contain NUL characters.", {"url": "nul"}))
+            return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
 class BodyLimit:
     """Refuses request bodies over a size limit with 413, before reading them."""
 
@@ -53,8 +75,10 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         length = dict(scope.get("headers", [])).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            return await self._too_large(scope, send)
+        if length is not None:
+            size = whole_number(length.decode("latin-1"))
+            if size is None or size > self.max_bytes:  # a length that is no number is refused too
+                return await self._too_large(scope, send)
         received = 0
 
         async def limited_receive() -> Message:

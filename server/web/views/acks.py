@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -16,14 +14,14 @@ from server.acknowledgments.ledger import (
     attestation_text,
     check_attestation,
     new_uuid,
-    parse_device_time,
     record_ack,
 )
 from server.guidance.releases import ReleaseView, latest_release
 from server.models import Agency, Role
-from server.params import parse_release_number
+from server.params import parse_device_time, parse_release_number
 from server.people import audit
 from server.web.errors import ApiError
+from server.web.request_body import json_object
 from server.web.views.common import page, release_for, require_csrf, signed_in
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -67,12 +65,7 @@ async def api_record(request: Request) -> Response:
     """POST /api/v1/acks: record an acknowledgment once; 201 when new, 200 with the existing one."""
     await require_csrf(request)
     _, user = await signed_in(request)
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "The body must be a JSON object.") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "The body must be a JSON object.")
+    body = await json_object(request)
     release = await release_for(request, user, parse_release_number(body.get("release")))
     recorded = await record_ack(
         user,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -34,19 +35,30 @@ async def require_csrf(request: Request, form=None, roles: set[Role] | None = No
     """Check a signed-in POST's CSRF token (form field csrf_token or X-CSRF-Token header); returns the form.
 
     Raises NotSignedIn, 403 for another role, or 403 when the token is missing or wrong.
-    The form is read here when not given (JSON requests send the header instead).
+    The form is read here when not given (JSON requests send the header instead); a body that
+    is no form gives an empty one, and a field holding a NUL character is a 400.
     """
     session, _ = await signed_in(request, roles)
+    if form is None:
+        form = await _form(request)
     given = request.headers.get(CSRF_HEADER)
     if given is None:
-        if form is None and request.headers.get("content-type", "").startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")
-        ):
-            form = await request.form()
-        given = form.get("csrf_token") if form is not None else None
-    if not csrf_ok(session.csrf_token, str(given) if given is not None else None):
+        given = form.get("csrf_token")
+    if not isinstance(given, str) or not csrf_ok(session.csrf_token, given):
         raise ApiError(403, "This form had expired or was not sent from this app. Go back, reload the page and try again.")
     return form
+
+
+async def _form(request: Request) -> FormData:
+    # A body of another type (JSON, text) holds no form fields: views see an empty form, never None.
+    if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        await request.body()  # kept, so a view may still read the body after the form
+        form = await request.form()
+        for name, value in form.multi_items():
+            if isinstance(value, str) and "\x00" in value:  # no text column can store it
+                raise ApiError(400, f"{name[:40]} may not contain NUL characters.", {name[:40]: "nul"})
+        return form
+    return FormData()
 
 
 async def release_for(request: Request, user: User, number: int | None = None) -> ReleaseView:
