@@ -11,6 +11,7 @@ from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.executor import MigrationExecutor
 from tortoise.transactions import in_transaction
 
+from server import ledger_signing as signing
 from server.settings import Settings
 
 APP_LABEL = "models"
@@ -55,6 +56,8 @@ async def open_db(settings: Settings) -> None:
     # PostgreSQL) must not reuse SQLite's "?" on PostgreSQL.
     EXECUTOR_CACHE.clear()
     await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+    # Ledger rows appended from now on are signed with this site's key.
+    signing.use_settings(settings)
 
 
 async def close_db() -> None:

@@ -41,7 +41,8 @@ LATER = T0 + 120 * DAY
 async def ack_at(monkeypatch, user: User, release: Release, moment: datetime):
     """Record an acknowledgment as if the server received it at `moment`."""
     monkeypatch.setattr("server.clock.now", lambda: moment)
-    await record_ack(user, await load_release(release), str(uuid.uuid4()), [])
+    view = await load_release(release)
+    await record_ack(user, view, str(uuid.uuid4()), [c["hash"] for c in view.cards])
 
 
 @pytest.fixture

@@ -159,7 +159,8 @@ async def live_agency(settings, monkeypatch, seed: int):
             options = [r for r in releases.values() if r.requires_ack]
             release = options[-1] if rng.random() < 0.6 else rng.choice(options)
             monkeypatch.setattr("server.clock.now", lambda at=moment: at)
-            await record_ack(person, await load_release(release), str(uuid.uuid4()), [])
+            view = await load_release(release)
+            await record_ack(person, view, str(uuid.uuid4()), [c["hash"] for c in view.cards])
             monkeypatch.undo()
         if rng.random() < 0.1:
             await assert_tallies_match(agency.id)
@@ -238,9 +239,10 @@ async def test_tallies_hold_under_concurrent_acks_and_role_changes(app):
         await bootstrap.create_user(agency, f"c{i}@tally.test", f"Concurrent {i}", Role.OFFICER, None) for i in range(24)
     ]
     first, second = people[:12], people[12:]
-    await asyncio.gather(*(record_ack(p, release, str(uuid.uuid4()), []) for p in first))
+    cards = [c["hash"] for c in release.cards]
+    await asyncio.gather(*(record_ack(p, release, str(uuid.uuid4()), cards) for p in first))
     await asyncio.gather(
-        *(record_ack(p, release, str(uuid.uuid4()), []) for p in second),
+        *(record_ack(p, release, str(uuid.uuid4()), cards) for p in second),
         *(accounts.deactivate(admin, p) for p in people[::3]),
         *(accounts.update(admin, p, p.name, "supervisor", "") for p in people[1::3]),
     )

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
 import zipfile
 from datetime import datetime
 
+from server import ledger_signing as signing
+from server.acknowledgments.checkpoints import checkpoint_file, make_checkpoint
 from server.acknowledgments.dashboard import OfficerRow, ReleaseStatus, officer_rows
-from server.acknowledgments.ledger import CHAIN_FIELDS, GENESIS, ack_fields, ledger_rows, stamp
+from server.acknowledgments.ledger import (
+    CHAIN_FIELDS,
+    GENESIS,
+    SIGNED_FIELDS,
+    ack_fields,
+    ledger_rows,
+    stamp,
+)
+from server.csv_export import write_csv
 from server.guidance.content import canonical_json
 from server.guidance.releases import ReleaseView
 from server.models import Acknowledgment, Agency, Release
 
-LEDGER_COLUMNS = CHAIN_FIELDS + ("row_hash",)
+LEDGER_COLUMNS = CHAIN_FIELDS + SIGNED_FIELDS
 ACK_COLUMNS = (
     "user_id", "name", "email", "school", "counted", "status", "acknowledged_at", "device_time",
     "late", "uuid", "seq", "row_hash", "last_sync_at",
@@ -24,28 +33,16 @@ ACK_COLUMNS = (
 CSV_ACK_FIELDS = ("received_at", "device_time", "uuid", "seq", "row_hash")
 
 
-def _human(value) -> str:
-    # Spreadsheets run cells that start with these as formulas; a leading ' keeps them text.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _csv(columns, rows) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return out.getvalue()
-
-
 def ledger_csv(rows: list[dict]) -> str:
-    """The chain as CSV: exactly the hashed values (card_hashes as a JSON array, null as empty)."""
-    def cell(name, value):
-        if name == "card_hashes":
-            return canonical_json(value)
-        return "" if value is None else value
+    """The chain as CSV: the hashed values (card_hashes as a JSON array, null as empty), formula-safe.
 
-    return _csv(LEDGER_COLUMNS, ([cell(n, r[n]) for n in LEDGER_COLUMNS] for r in rows))
+    A cell starting with ' had one put in front by the CSV writer (server/csv_export.py): drop it to
+    get the hashed value back.
+    """
+    def cell(name, value):
+        return canonical_json(value) if name == "card_hashes" else value
+
+    return write_csv(LEDGER_COLUMNS, ([cell(n, r[n]) for n in LEDGER_COLUMNS] for r in rows))
 
 
 def ledger_json(agency: Agency, rows: list[dict]) -> str:
@@ -72,7 +69,7 @@ async def release_ack_rows(agency_id: int, status: ReleaseStatus, moment: dateti
         ack = ack_fields(r, CSV_ACK_FIELDS)
         out.append(
             [
-                r.user_id, _human(r.name), _human(r.email), _human(r.school), "yes", r.status,
+                r.user_id, r.name, r.email, r.school, "yes", r.status,
                 ack["received_at"], ack["device_time"], "yes" if r.status == "late" else "no",
                 ack["uuid"], ack["seq"], ack["row_hash"], stamp(r.last_sync_at),
             ]
@@ -88,7 +85,7 @@ async def release_ack_rows(agency_id: int, status: ReleaseStatus, moment: dateti
         ack = ack_fields(row, CSV_ACK_FIELDS)
         out.append(
             [
-                row.user_id, _human(row.user.name), _human(row.user.email), _human(row.user.school), "no",
+                row.user_id, row.user.name, row.user.email, row.user.school, "no",
                 "recorded", ack["received_at"], ack["device_time"], "",
                 ack["uuid"], ack["seq"], ack["row_hash"], "",
             ]
@@ -98,7 +95,7 @@ async def release_ack_rows(agency_id: int, status: ReleaseStatus, moment: dateti
 
 async def release_acks_csv(agency_id: int, status: ReleaseStatus, moment: datetime) -> str:
     """One release's acknowledgment status for every officer who counts, as CSV."""
-    return _csv(ACK_COLUMNS, await release_ack_rows(agency_id, status, moment))
+    return write_csv(ACK_COLUMNS, await release_ack_rows(agency_id, status, moment))
 
 
 async def release_manifest(release: ReleaseView) -> dict:
@@ -121,32 +118,51 @@ acks.csv       Every officer who counts for release {number}: acknowledged (on t
                pending or overdue, with the server's receive time, the device's time, the
                acknowledgment's uuid and its place (seq, row_hash) in the ledger. Rows marked
                counted=no are acknowledgments by people who do not count for this release.
-ledger.json    The agency's whole acknowledgment ledger: every row's hashed fields and row_hash,
-ledger.csv     in chain order, and (JSON) the head: seq {head_seq}, row_hash {head_hash}.
+ledger.json    The agency's whole acknowledgment ledger: every row's hashed fields, row_hash,
+ledger.csv     signature and key_id, in chain order, and (JSON) the head: seq {head_seq},
+               row_hash {head_hash}.
+checkpoint.json  A checkpoint of that ledger signed by the server: {count} row(s), head
+               {checkpoint_head}, made {checkpoint_made}, key {key_id}.
+ledger-public-key.pem  The server's ledger public key (key id {key_id}).
 manifest.json  Release {number}'s manifest (card ids and content hashes) and manifest hash,
                and the manifest hash of every release of the agency.
 SHA256SUMS     SHA-256 of each file above.
 
 Verifying the chain: row_hash = SHA-256 of the canonical JSON (keys sorted, no spaces, UTF-8)
-of the fields {fields}; prev_hash is the previous row's row_hash (64 zeros for seq 1). The SRO
-Field Guide documentation (docs/ledger.md) has a standalone Python script for this. Keep the
-head above: a later export must contain it unchanged at the same seq.
+of the fields {fields}; prev_hash is the previous row's row_hash (64 zeros for seq 1). In
+ledger.csv a cell that starts with ' had that ' added so spreadsheets do not run it as a
+formula: drop it before hashing. Rows recorded since rows were signed carry an Ed25519
+signature (hex) of the bytes "fieldguide-ledger-row:" followed by the row_hash, by the key in
+ledger-public-key.pem; older rows have none.
+
+Keeping the checkpoint: the checkpoint's signature covers the canonical JSON of its fields
+without "signature". Kept away from the server, it proves the ledger had at least {count}
+row(s) and that row {count}'s row_hash was {checkpoint_head}: a later ledger must still
+hold that row unchanged, so rows cut off, rewritten or forged up to there show. On the
+server: fieldguide ledger verify --agency {slug} --checkpoint checkpoint.json. The SRO Field
+Guide documentation (docs/ledger.md) has a standalone Python script for the chain and the
+openssl command for the checkpoint's signature.
 """
 
 
 async def evidence_zip(agency: Agency, status: ReleaseStatus, release: ReleaseView, who: str, moment: datetime) -> bytes:
-    """The evidence bundle of one release as a ZIP: acks CSV, ledger (JSON and CSV), manifest, sums."""
+    """The evidence bundle of one release as a ZIP: acks CSV, ledger, signed checkpoint and key, manifest, sums."""
     chain = await ledger_rows(agency.id)
+    checkpoint = await make_checkpoint(agency, "export", chain)
     head = chain[-1] if chain else {"seq": 0, "row_hash": GENESIS}
     files = {
         "acks.csv": await release_acks_csv(agency.id, status, moment),
         "ledger.json": ledger_json(agency, chain),
         "ledger.csv": ledger_csv(chain),
+        "checkpoint.json": checkpoint_file(checkpoint),
+        "ledger-public-key.pem": signing.site_key().verifier.pem,
         "manifest.json": json.dumps(await release_manifest(release), ensure_ascii=False, indent=1),
     }
     files["README.txt"] = README.format(
         agency=agency.name, slug=agency.slug, number=status.number, made=stamp(moment), who=who,
         head_seq=head["seq"], head_hash=head["row_hash"], fields=", ".join(CHAIN_FIELDS),
+        count=checkpoint.count, checkpoint_head=checkpoint.head, checkpoint_made=stamp(checkpoint.made_at),
+        key_id=checkpoint.key_id,
     )
     files["SHA256SUMS"] = "".join(
         f"{hashlib.sha256(text.encode()).hexdigest()}  {name}\n" for name, text in files.items()

@@ -3,7 +3,10 @@
 The ledger is append-only and chained per agency: row N holds the row_hash of row N-1
 (64 zeros for the first row), and its own row_hash is the SHA-256 of the canonical JSON of
 its content fields plus that prev_hash. Editing, removing or reordering any row breaks the
-chain from that row on; docs/ledger.md shows how to verify an export independently.
+chain from that row on. Each new row also carries an Ed25519 signature of its row_hash by the
+site's ledger key (server/ledger_signing.py), so a rewritten and re-hashed chain, or a forged row,
+shows to anyone without that key; signed checkpoints (checkpoints.py) also show cut-off rows.
+docs/ledger.md says what each proves and how to verify an export independently.
 Each new row also counts in its release's tally (server/tally.py), in the same transaction.
 """
 
@@ -18,11 +21,12 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from server import clock, tally
+from server import ledger_signing as signing
 from server.errors import Conflict, Invalid, NotFound
 from server.guidance.content import content_hash
 from server.guidance.releases import ReleaseView
 from server.models import Acknowledgment, Agency, AuditEntry, User
-from server.params import parse_device_id
+from server.params import parse_device_id, parse_device_time  # noqa: F401 (parse_device_time: importable here too)
 
 GENESIS = "0" * 64
 DEFAULT_ATTESTATION = "I have read and understand the changes in release {release}."
@@ -46,6 +50,8 @@ API_FIELDS = ("uuid", "release", "received_at", "device_time", "card_hashes", "s
 TIME_FIELDS = ("device_time", "received_at")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 HASH = re.compile(r"^[0-9a-f]{64}$")
+# What each row carries besides its hashed fields: its hash, and the signature of that hash.
+SIGNED_FIELDS = ("row_hash", "signature", "key_id")
 
 
 def attestation_template(agency: Agency) -> str:
@@ -123,21 +129,6 @@ class Recorded:
     created: bool
 
 
-def parse_device_time(raw) -> datetime | None:
-    """An ISO 8601 time with a time zone (as the browser's toISOString gives), in UTC."""
-    if raw is None or raw == "":
-        return None
-    if not isinstance(raw, str) or len(raw) > 40:
-        raise Invalid("device_time must be an ISO 8601 time with a time zone.", {"device_time": "invalid"})
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise Invalid("device_time must be an ISO 8601 time with a time zone.", {"device_time": "invalid"}) from None
-    if moment.tzinfo is None:
-        raise Invalid("device_time needs a time zone (e.g. 2025-01-31T14:05:00Z).", {"device_time": "no time zone"})
-    return moment.astimezone(timezone.utc)
-
-
 def check_ack_input(release: ReleaseView, uuid: str, card_hashes, device_id) -> tuple[str, list[str], str | None]:
     """Validated uuid, card hashes (sorted, each a card of the release) and device id."""
     if not isinstance(uuid, str) or not UUID.match(uuid.lower()):
@@ -152,6 +143,8 @@ def check_ack_input(release: ReleaseView, uuid: str, card_hashes, device_id) -> 
             {"card_hashes": "not in release", "unknown": unknown[:5]},
         )
     device_id = parse_device_id(None if device_id == "" else device_id)
+    if not card_hashes:
+        raise Invalid("card_hashes must name the cards acknowledged (at least one).", {"card_hashes": "empty"})
     return uuid.lower(), sorted(set(card_hashes)), device_id
 
 
@@ -232,6 +225,8 @@ async def record_ack(
                 row_hash="",
             )
             ack.row_hash = row_hash(chain_content(ack, release.number))
+            key = signing.site_key()
+            ack.signature, ack.key_id = key.sign_row(ack.row_hash), key.key_id
             await ack.save(using_db=conn)
             await tally.ack_recorded(conn, ack, release.number, release.due_at)
             return Recorded(ack, True)
@@ -271,16 +266,28 @@ def ack_body(ack: Acknowledgment, release_number: int) -> dict:
 
 
 async def ledger_rows(agency_id: int) -> list[dict]:
-    """The agency's chain in order: each row's hashed content fields plus its row_hash."""
+    """The agency's chain in order: each row's hashed content fields, row_hash, signature and key id.
+
+    Also (underscored, for verify only): the row's id, and the agencies its release and officer belong to.
+    """
     rows = (
         await Acknowledgment.filter(agency_id=agency_id)
         .order_by("seq")
         .values(
             "id", "seq", "agency_id", "user_id", "release__number", "uuid", "card_hashes", "attestation",
-            "device_time", "received_at", "device_id", "prev_hash", "row_hash",
+            "device_time", "received_at", "device_id", "prev_hash", "row_hash", "signature", "key_id",
+            "release__agency_id", "user__agency_id",
         )
     )
-    return [{**ack_fields(r, CHAIN_FIELDS + ("row_hash",)), "_id": r["id"]} for r in rows]
+    return [
+        {
+            **ack_fields(r, CHAIN_FIELDS + SIGNED_FIELDS),
+            "_id": r["id"],
+            "_release_agency_id": r["release__agency_id"],
+            "_user_agency_id": r["user__agency_id"],
+        }
+        for r in rows
+    ]
 
 
 @dataclass
@@ -295,27 +302,6 @@ class Break:
         return f"row {self.position} (seq {self.seq}): {self.problem}"
 
 
-def verify_rows(rows: list[dict]) -> Break | None:
-    """The first broken link of a chain given in order, or None when every link holds."""
-    prev = GENESIS
-    last_id = None
-    for position, row in enumerate(rows, start=1):
-        seq = row["seq"]
-        if seq != position:
-            return Break(position, seq, f"seq is {seq} where {position} was expected: a row was removed or moved")
-        if row["prev_hash"] != prev:
-            return Break(position, seq, "prev_hash does not match the row before: a row was removed, added or moved")
-        if row_hash(row) != row["row_hash"]:
-            return Break(position, seq, "the row's content does not match its row_hash: the row was edited")
-        # Rows are appended under a lock, so their ids rise with seq; a fall means rows swapped places.
-        row_id = row.get("_id")
-        if row_id is not None and last_id is not None and row_id < last_id:
-            return Break(position, seq, "stored out of insertion order: rows were swapped")
-        last_id = row_id if row_id is not None else last_id
-        prev = row["row_hash"]
-    return None
-
-
 @dataclass
 class Verified:
     """What verifying an agency's ledger found."""
@@ -323,9 +309,77 @@ class Verified:
     count: int
     head: str
     broken: Break | None
+    # Rows recorded before rows were signed (all at the start of the chain).
+    unsigned: int = 0
 
 
-async def verify_agency(agency_id: int) -> Verified:
-    """Re-hash an agency's whole chain from the database."""
-    rows = await ledger_rows(agency_id)
-    return Verified(len(rows), rows[-1]["row_hash"] if rows else GENESIS, verify_rows(rows))
+def _link_problem(position: int, row: dict, prev: str, last_id) -> str | None:
+    seq = row["seq"]
+    if seq != position:
+        return f"seq is {seq} where {position} was expected: a row was removed or moved"
+    if row["prev_hash"] != prev:
+        return "prev_hash does not match the row before: a row was removed, added or moved"
+    if row_hash(row) != row["row_hash"]:
+        return "the row's content does not match its row_hash: the row was edited"
+    # Rows are appended under a lock, so their ids rise with seq; a fall means rows swapped places.
+    row_id = row.get("_id")
+    if row_id is not None and last_id is not None and row_id < last_id:
+        return "stored out of insertion order: rows were swapped"
+    release_agency = row.get("_release_agency_id")
+    if release_agency is not None and release_agency != row["agency_id"]:
+        return f"points at a release of another agency (agency {release_agency}): the row was altered"
+    user_agency = row.get("_user_agency_id")
+    if user_agency is not None and user_agency != row["agency_id"]:
+        return f"names a person of another agency (agency {user_agency}): the row was altered"
+    return None
+
+
+def _signature_problem(row: dict, keys: dict[str, signing.Verifier], signed_before: bool) -> str | None:
+    if row.get("signature") is None and row.get("key_id") is None:
+        if signed_before:
+            return "unsigned after signed rows: rows were rewritten or forged"
+        return None
+    verifier = keys.get(row.get("key_id") or "")
+    if verifier is None:
+        known = ", ".join(sorted(keys)) or "none"
+        return f"signed with key {row.get('key_id')!r}, not the site's key ({known}): the row was forged"
+    if not verifier.check_row(row["row_hash"], row.get("signature")):
+        return "the signature does not match the row_hash: the row was rewritten or forged"
+    return None
+
+
+def verify_rows(rows: list[dict], keys: dict[str, signing.Verifier] | None = None) -> Verified:
+    """Check a chain given in order: links, hashes, release and person of the row's agency, signatures.
+
+    keys: the public keys rows may be signed with, by key id (None: signatures are not checked).
+    """
+    prev = GENESIS
+    last_id = None
+    unsigned = 0
+    signed_before = False
+    for position, row in enumerate(rows, start=1):
+        problem = _link_problem(position, row, prev, last_id)
+        if problem is None and keys is not None:
+            problem = _signature_problem(row, keys, signed_before)
+        if problem is not None:
+            return Verified(len(rows), rows[-1]["row_hash"], Break(position, row["seq"], problem), unsigned)
+        if row.get("signature") is None:
+            unsigned += 1
+        else:
+            signed_before = True
+        last_id = row.get("_id", last_id)
+        prev = row["row_hash"]
+    return Verified(len(rows), prev, None, unsigned)
+
+
+def site_keys(extra: list[signing.Verifier] = ()) -> dict[str, signing.Verifier]:
+    """The keys rows may be signed with: the site's, and any others given (e.g. an earlier key)."""
+    keys = {v.key_id: v for v in extra}
+    verifier = signing.site_key().verifier
+    keys.setdefault(verifier.key_id, verifier)
+    return keys
+
+
+async def verify_agency(agency_id: int, keys: dict[str, signing.Verifier] | None = None) -> Verified:
+    """Re-check an agency's whole chain from the database, signatures included (the site's key by default)."""
+    return verify_rows(await ledger_rows(agency_id), site_keys() if keys is None else keys)

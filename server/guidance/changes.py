@@ -38,7 +38,10 @@ async def previous(release: ReleaseView, releases: ReleaseCache) -> ReleaseView 
 
 
 def shown_hashes(release: ReleaseView, changes: list[CardChange], first: bool) -> list[str]:
-    """Hashes of the cards the changes page shows: the added and changed ones (all, for a first release)."""
-    if first:
-        return sorted({c["hash"] for c in release.cards})
-    return sorted({release.by_id[c.card_id]["hash"] for c in changes if c.card_id in release.by_id})
+    """Hashes of the cards the changes page shows: the added and changed ones (all, for a first release).
+
+    A release that only retires cards shows none of its own: its acknowledgment names every card
+    it keeps (an acknowledgment always names the cards it acknowledges).
+    """
+    shown = sorted({release.by_id[c.card_id]["hash"] for c in changes if c.card_id in release.by_id})
+    return shown if shown and not first else sorted({c["hash"] for c in release.cards})

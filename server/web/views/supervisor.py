@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from server import clock
 from server.acknowledgments.chart import completion_chart
+from server.acknowledgments.checkpoints import latest_checkpoint
 from server.acknowledgments.dashboard import (
     ReleaseStatus,
     completion_steps,
@@ -36,7 +37,8 @@ async def overview(request: Request) -> Response:
     """/supervisor: every release with acknowledged / pending / overdue counts."""
     _, user = await signed_in(request, SUPERVISORS)
     statuses = await release_statuses(user.agency_id, clock.now())
-    return page(request, "views/supervisor/overview.html", {"statuses": statuses})
+    checkpoint = await latest_checkpoint(user.agency_id)
+    return page(request, "views/supervisor/overview.html", {"statuses": statuses, "checkpoint": checkpoint})
 
 
 async def _status(user: User, number: int, moment) -> ReleaseStatus:
