@@ -96,9 +96,11 @@ async function send(method, body) {
 async function store(subscription, oldEndpoint) {
   const body = { ...subscription.toJSON(), device_id: await deviceId() };
   if (oldEndpoint) body.old_endpoint = oldEndpoint;
-  await send("POST", body);
+  const response = await send("POST", body);
   sessionStorage.setItem(SYNCED, subscription.endpoint);
   await db.del("meta", OLD_ENDPOINT).catch(() => {});
+  // The server's answer; its message says which older devices stopped getting alerts (the cap).
+  return response.json().catch(() => ({}));
 }
 
 // A subscription made with the current server key (replacing one made with a rotated key).
@@ -155,8 +157,9 @@ function setUp(section) {
       state.textContent = "Turning alerts on…";
       const key = await serverKey();
       const { subscription, old } = await currentSubscription(await ready(), key);
-      await store(subscription, old);
-      show("Alerts are on for this device. You'll get one when your agency publishes new guidance.", true);
+      const answer = await store(subscription, old);
+      const dropped = typeof answer.message === "string" && answer.dropped ? ` ${answer.message}` : "";
+      show(`Alerts are on for this device. You'll get one when your agency publishes new guidance.${dropped}`, true);
     } catch (error) {
       show(error instanceof PushProblem ? error.message : `Alerts could not be turned on (${error.message || error}). Try again.`, false);
     } finally {

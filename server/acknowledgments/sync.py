@@ -18,11 +18,14 @@ from server import clock, params
 from server.guidance.releases import ReleaseCache, ReleaseView
 from server.lru import LRU
 from server.models import Device, Release, User
+from server.settings import Settings
 
 HELD_ETAG = re.compile(r'"r([1-9][0-9]{0,8})-([0-9a-f]{20})"')
 DEVICE_HEADER = "fieldguide-device"
 RECORD_EVERY = timedelta(minutes=1)
 CHECKED_HEADER = "Fieldguide-Checked-At"
+# FIELDGUIDE_MAX_DEVICES_PER_USER's default, for callers that do not pass the setting.
+MAX_DEVICES = Settings().max_devices_per_user
 
 
 @dataclass(frozen=True)
@@ -115,14 +118,37 @@ class RecentSyncs:
         self._items.put(key, (release_number, user_agent, at))
 
 
+async def drop_devices_beyond(user_id: int, limit: int) -> int:
+    """Forget a person's devices beyond `limit`, the longest unsynced first; how many were dropped.
+
+    Nothing else points at a device row: acknowledgments keep the device id as text (the
+    evidence stays whole) and push subscriptions have their own cap. Run after a new device's
+    row is written: under concurrent first syncs each run deletes, by id, what its own read
+    shows beyond the cap, so the count may pass the cap for a moment, but the last run reads
+    every row written before it and settles it back (PostgreSQL, any number of processes).
+    """
+    rows = await Device.filter(user_id=user_id).values("id", "last_sync_at", "created_at")
+    if len(rows) <= limit:
+        return 0
+    rows.sort(key=lambda r: (r["last_sync_at"] or r["created_at"], r["id"]), reverse=True)
+    victims = [r["id"] for r in rows[max(1, limit) :]]
+    return await Device.filter(id__in=victims).delete()
+
+
 async def record_sync(
-    user: User, device_id: str, user_agent: str, release_number: int | None, recent: RecentSyncs | None = None
+    user: User,
+    device_id: str,
+    user_agent: str,
+    release_number: int | None,
+    recent: RecentSyncs | None = None,
+    max_devices: int = MAX_DEVICES,
 ) -> None:
     """Remember when a device last synced and which release it holds.
 
     A device checks every few minutes: within RECORD_EVERY of its last record, with the same
     release and browser, nothing is written, so the common check only reads (and, with this
-    process's `recent` memo, does not even read).
+    process's `recent` memo, does not even read). A new device beyond `max_devices` drops the
+    person's longest unsynced one.
     """
     moment = clock.now()
     key = (user.id, device_id)
@@ -133,6 +159,7 @@ async def record_sync(
     if device is None:
         try:
             await Device.create(user_id=user.id, device_id=device_id, **fields)
+            await drop_devices_beyond(user.id, max_devices)
         except IntegrityError:
             # Two first syncs of one device raced: the other one created the row.
             device = await Device.get(user_id=user.id, device_id=device_id)

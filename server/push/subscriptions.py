@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from tortoise.exceptions import IntegrityError
 
 from server.errors import Conflict, Invalid
 from server.models import PushOutbox, PushSubscription, User
+from server.push.endpoints import MAX_ENDPOINT, parse_endpoint
+from server.push.status import device_label
 from server.push.vapid import b64url_decode
 from server.settings import Settings
-
-# The browsers' own push services (a host or any host under it). Anything else would let a
-# signed-in user make the server POST to an address of their choosing.
-KNOWN_PUSH_HOSTS = (
-    "fcm.googleapis.com",
-    "android.googleapis.com",
-    "push.services.mozilla.com",
-    "push.apple.com",
-    "notify.windows.com",
-)
-MAX_ENDPOINT = 1000
 
 
 class BadSubscription(Invalid):
@@ -49,38 +39,11 @@ class SubscriptionInfo:
     auth: str
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def endpoint_allowed(endpoint: str, settings: Settings) -> bool:
-    """Whether the server may send to this endpoint (https to a known push service, or a listed host)."""
-    parts = urlsplit(endpoint)
-    host = (parts.hostname or "").lower()
-    if not host or parts.username or parts.password:
-        return False
-    extra = {h.strip().lower() for h in settings.push_extra_hosts.split(",") if h.strip()}
-    if host in extra:
-        return parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(host))
-    if parts.scheme != "https":
-        return False
-    return any(host == known or host.endswith("." + known) for known in KNOWN_PUSH_HOSTS)
-
-
 def parse_subscription(body: object, settings: Settings) -> SubscriptionInfo:
     """Check a PushSubscription.toJSON() object; raises BadSubscription naming the bad field."""
     if not isinstance(body, dict):
         raise BadSubscription("Send the subscription as a JSON object.", "body")
-    endpoint = body.get("endpoint")
-    if not isinstance(endpoint, str) or not endpoint or len(endpoint) > MAX_ENDPOINT:
-        raise BadSubscription(f"endpoint must be a URL of at most {MAX_ENDPOINT} characters.", "endpoint")
-    if not endpoint_allowed(endpoint, settings):
-        raise BadSubscription("endpoint is not a push service this server sends to.", "endpoint")
+    endpoint = parse_endpoint(body.get("endpoint"), settings)
     keys = body.get("keys")
     if not isinstance(keys, dict):
         raise BadSubscription("keys (p256dh and auth) are missing.", "keys")
@@ -101,21 +64,42 @@ def parse_subscription(body: object, settings: Settings) -> SubscriptionInfo:
     return SubscriptionInfo(endpoint, p256dh.strip(), auth.strip())
 
 
+@dataclass(frozen=True)
+class Dropped:
+    """A subscription dropped to keep its user within the cap: its endpoint and the device's label."""
+
+    endpoint: str
+    device: str
+
+
 async def save_subscription(
-    user: User, info: SubscriptionInfo, device_id: str | None, user_agent: str
-) -> tuple[PushSubscription, bool]:
-    """Store a subscription for this user (taking it over if the browser was someone else's); True when new."""
+    user: User, info: SubscriptionInfo, device_id: str | None, user_agent: str, limit: int
+) -> tuple[PushSubscription, bool, list[Dropped]]:
+    """Store a subscription for this user (taking it over if the browser was someone else's).
+
+    Returns the row, True when it is new, and the user's subscriptions dropped to keep them
+    within `limit` (FIELDGUIDE_MAX_DEVICES_PER_USER).
+    """
+    row, created = await _store(user, info, device_id, user_agent)
+    return row, created, await drop_beyond_cap(user, limit)
+
+
+async def _store(user: User, info: SubscriptionInfo, device_id: str | None, user_agent: str) -> tuple[PushSubscription, bool]:
     existing = await PushSubscription.get_or_none(endpoint=info.endpoint)
     if existing is None:
-        row = await PushSubscription.create(
-            user=user,
-            endpoint=info.endpoint,
-            p256dh=info.p256dh,
-            auth=info.auth,
-            device_id=device_id,
-            user_agent=user_agent[:300],
-        )
-        return row, True
+        try:
+            row = await PushSubscription.create(
+                user=user,
+                endpoint=info.endpoint,
+                p256dh=info.p256dh,
+                auth=info.auth,
+                device_id=device_id,
+                user_agent=user_agent[:300],
+            )
+            return row, True
+        except IntegrityError:
+            # The same browser sent its subscription twice at once: the other request stored it.
+            existing = await PushSubscription.get(endpoint=info.endpoint)
     if existing.user_id != user.id:
         owner = await User.get(id=existing.user_id)
         # Only the browser itself holds its keys: matching keys show this is the same browser,
@@ -134,13 +118,44 @@ async def save_subscription(
     return existing, False
 
 
+async def _forget(ids: list[int], reason: str) -> None:
+    """Delete subscriptions; their unsent notices are marked gone with the reason (history kept)."""
+    await PushOutbox.filter(subscription_id__in=ids, status="pending").update(status="gone", last_error=reason)
+    await PushSubscription.filter(id__in=ids).delete()
+
+
 async def remove_subscription(user: User, endpoint: str) -> bool:
     """Forget one of this user's subscriptions; False when they had none with that endpoint."""
+    if len(endpoint) > MAX_ENDPOINT:  # never stored, and PostgreSQL would refuse the comparison
+        return False
     row = await PushSubscription.get_or_none(endpoint=endpoint, user_id=user.id)
     if row is None:
         return False
-    await PushOutbox.filter(subscription_id=row.id, status="pending").update(
-        status="gone", last_error="unsubscribed"
-    )
-    await row.delete()
+    await _forget([row.id], "unsubscribed")
     return True
+
+
+async def drop_beyond_cap(user: User, limit: int) -> list[Dropped]:
+    """Drop this user's least recently used subscriptions beyond `limit`; what was dropped.
+
+    Used means delivered to, else made, so a new subscription is the last to go. Run after each
+    save: under concurrent saves each one deletes, by id, what its own read shows beyond the cap,
+    so the count may pass the cap for a moment, but the last save to finish reads every row
+    written before it and settles it back within the cap.
+    """
+    rows = await PushSubscription.filter(user_id=user.id).values(
+        "id", "endpoint", "user_agent", "created_at", "last_delivered_at"
+    )
+    if len(rows) <= limit:
+        return []
+    rows.sort(key=lambda r: (r["last_delivered_at"] or r["created_at"], r["id"]), reverse=True)
+    victims = rows[max(1, limit) :]
+    await _forget([r["id"] for r in victims], f"dropped: more than {limit} devices with alerts on")
+    return [Dropped(r["endpoint"], device_label(r["user_agent"])) for r in victims]
+
+
+def dropped_message(dropped: list[Dropped], limit: int) -> str:
+    """What to tell the person whose least recently used devices stopped getting alerts."""
+    which = "the device" if len(dropped) == 1 else f"the {len(dropped)} devices"
+    names = ", ".join(d.device for d in dropped)
+    return f"Alerts stay on for at most {limit} devices per person: turned off on {which} you used least recently ({names})."

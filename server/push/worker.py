@@ -8,10 +8,12 @@ import signal
 from datetime import datetime, timedelta
 
 from server import clock, db
+from server.errors import Invalid
 from server.push import outbox
+from server.push.endpoints import parse_endpoint
 from server.push.listener import WakeListener
 from server.push.outbox import Claimed, Settled
-from server.push.sender import REASON_CHARS, Sender, retry_time
+from server.push.sender import REASON_CHARS, Answer, Sender, retry_time
 from server.push.vapid import VapidSigner
 from server.settings import Settings
 
@@ -79,10 +81,9 @@ class PushWorker:
     async def _process(self, sender: Sender, row: Claimed) -> Settled:
         try:
             return await self._try(sender, row)
-        except Exception as exc:  # a bug must cost one retry of one notice, not the whole batch
+        except Exception as exc:  # a bug must cost one try of one notice, not the whole batch
             log.exception("push worker: notice %s", row.id)
-            reason = f"internal error ({type(exc).__name__})"
-            return Settled(row.id, row.subscription_id, row.endpoint, "retry", reason, retry_time(row.attempts, 60, None))
+            return self._after(row, Answer("retry", None, f"internal error ({type(exc).__name__})"))
 
     async def _try(self, sender: Sender, row: Claimed) -> Settled:
         base = Settled(row.id, row.subscription_id, row.endpoint, "failed")
@@ -91,6 +92,17 @@ class PushWorker:
             return base
         if row.created_at + timedelta(seconds=row.ttl) <= clock.now():
             base.reason = "expired: not delivered within its time to live"
+            return base
+        if row.attempts > self.settings.push_max_attempts:
+            # Claimed again after tries whose outcome was never written (a worker that died mid-send).
+            base.reason = f"gave up after {row.attempts - 1} tries: no outcome recorded"
+            return base
+        try:
+            # Stored before the check was as strict, or before the allowed hosts changed: it never
+            # becomes sendable, so one refusal ends the notice.
+            parse_endpoint(row.endpoint, self.settings)
+        except Invalid as exc:
+            base.reason = f"not sent: {exc.message}"[:REASON_CHARS]
             return base
         answer = await sender.send(
             row.endpoint,
@@ -101,14 +113,20 @@ class PushWorker:
             urgency=row.urgency,
             topic=row.topic,
         )
-        base.outcome, base.reason = answer.outcome, answer.reason[:REASON_CHARS] or None
+        return self._after(row, answer)
+
+    def _after(self, row: Claimed, answer: Answer) -> Settled:
+        """The outcome of one try: a retry becomes failed once the notice has had its max attempts."""
+        settled = Settled(row.id, row.subscription_id, row.endpoint, answer.outcome, answer.reason[:REASON_CHARS] or None)
         if answer.outcome == "retry":
+            # Every failed try counts (the claim counted it): 429, 5xx, timeouts, no connection, a bug.
             if row.attempts >= self.settings.push_max_attempts:
-                base.outcome = "failed"
-                base.reason = f"gave up after {row.attempts} tries: {answer.reason}"[:REASON_CHARS]
+                settled.outcome = "failed"
+                settled.reason = f"gave up after {row.attempts} tries: {answer.reason}"[:REASON_CHARS]
             else:
-                base.retry_at = retry_time(row.attempts, self.settings.push_retry_base_ms / 1000, answer.retry_after)
-        return base
+                base = self.settings.push_retry_base_ms / 1000
+                settled.retry_at = retry_time(row.attempts, base, answer.retry_after)
+        return settled
 
     async def _settle(self, results: list[Settled]) -> None:
         await outbox.settle(results)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -15,24 +13,16 @@ from server.people import audit
 from server.push.outbox import enqueue_reminders
 from server.push.status import device_label
 from server.push.subscriptions import (
+    dropped_message,
     parse_subscription,
     remove_subscription,
     save_subscription,
 )
 from server.web.errors import ApiError
+from server.web.request_body import json_object
 from server.web.views.common import page, require_csrf, signed_in
 
 NO_STORE = {"Cache-Control": "private, no-store"}
-
-
-async def _json_body(request: Request) -> dict:
-    try:
-        body = json.loads(await request.body() or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ApiError(400, "The request body is not valid JSON.", {"body": "invalid"}) from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "Send a JSON object.", {"body": "invalid"})
-    return body
 
 
 async def push_key(request: Request) -> Response:
@@ -48,26 +38,29 @@ async def subscribe(request: Request) -> Response:
     """Store (or refresh) this device's subscription for the signed-in user."""
     await require_csrf(request)
     _, user = await signed_in(request)
-    body = await _json_body(request)
+    body = await json_object(request)
     info = parse_subscription(body, request.app.state.settings)
     device_id = parse_device_id(body.get("device_id"))
     old = body.get("old_endpoint")
     if isinstance(old, str) and old and old != info.endpoint:
         # The browser replaced its subscription (pushsubscriptionchange): forget the old one.
         await remove_subscription(user, old)
-    row, created = await save_subscription(user, info, device_id, request.headers.get("user-agent", ""))
-    return JSONResponse(
-        {"endpoint": row.endpoint, "created": created},
-        status_code=201 if created else 200,
-        headers=NO_STORE,
+    settings = request.app.state.settings
+    row, created, dropped = await save_subscription(
+        user, info, device_id, request.headers.get("user-agent", ""), settings.max_devices_per_user
     )
+    answer = {"endpoint": row.endpoint, "created": created}
+    if dropped:
+        answer["dropped"] = [{"endpoint": d.endpoint, "device": d.device} for d in dropped]
+        answer["message"] = dropped_message(dropped, settings.max_devices_per_user)
+    return JSONResponse(answer, status_code=201 if created else 200, headers=NO_STORE)
 
 
 async def unsubscribe(request: Request) -> Response:
     """Forget one of the signed-in user's subscriptions, named by its endpoint."""
     await require_csrf(request)
     _, user = await signed_in(request)
-    endpoint = (await _json_body(request)).get("endpoint")
+    endpoint = (await json_object(request)).get("endpoint")
     if not isinstance(endpoint, str) or not endpoint:
         raise ApiError(400, "Name the subscription's endpoint.", {"endpoint": "missing"})
     if not await remove_subscription(user, endpoint):

@@ -43,7 +43,14 @@ async def sync(request: Request) -> Response:
     headers = {"ETag": current.etag, "Cache-Control": NO_STORE, CHECKED_HEADER: checked_at}
     if device_id is not None:
         user_agent = request.headers.get("user-agent", "")
-        await record_sync(user, device_id, user_agent, held.number if held else None, request.app.state.recent_syncs)
+        await record_sync(
+            user,
+            device_id,
+            user_agent,
+            held.number if held else None,
+            request.app.state.recent_syncs,
+            max_devices=request.app.state.settings.max_devices_per_user,
+        )
     if held is current:
         return Response(status_code=304, headers=headers)
     agency = await Agency.get(id=user.agency_id)
