@@ -115,8 +115,12 @@ async def invite(
     name = check_name(name)
     role_value = check_role(role)
     school_value = check_school(school)
-    taken = AccountError("That email already has an account. Each person signs in with their own email.", "email")
-    if await User.exists(email=email):
+    # Only this agency's people are looked at: another agency's use of the address is neither
+    # revealed nor in the way (emails are unique per agency).
+    taken = AccountError(
+        "That email already has an account in your agency. Each person signs in with their own email.", "email"
+    )
+    if await User.exists(agency_id=agency.id, email=email):
         raise taken
     async with in_transaction() as conn:
         try:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -22,10 +26,51 @@ DONE = {
 }
 
 
-def link_url(request: Request, token: str) -> str:
-    """The full set-password address to hand to a person (FIELDGUIDE_BASE_URL when set)."""
-    base = request.app.state.settings.base_url or str(request.base_url)
-    return base.rstrip("/") + accounts.invitation_path(token)
+NO_BASE_URL = (
+    "Links cannot be made here: this server does not know its public address. Ask whoever runs it to set "
+    "FIELDGUIDE_BASE_URL (for example https://guide.example.org), or to add this address's host to "
+    "FIELDGUIDE_ALLOWED_HOSTS."
+)
+# A Host header the app may repeat in a link: a name or IPv4 address, or a bracketed IPv6 one,
+# with an optional port, and nothing else (no user-info, path or spaces).
+HOST_HEADER = re.compile(r"^(?:[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]{2,45}\])(?::[0-9]{1,5})?$")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def link_base(request: Request) -> str | None:
+    """Where set-password links point, or None when this request cannot say.
+
+    FIELDGUIDE_BASE_URL when set. Otherwise the address the request came to, but only when its
+    host is listed in FIELDGUIDE_ALLOWED_HOSTS, is this machine, or the server runs without
+    Secure cookies (a plain-http development setup, which check-config refuses in production):
+    anyone can send any Host header, and a link built from a forged one would hand the
+    person's token to another site.
+    """
+    settings = request.app.state.settings
+    if settings.base_url:
+        return settings.base_url.rstrip("/")
+    header = request.headers.get("host", "").strip().lower()
+    if not HOST_HEADER.match(header):
+        return None
+    host = urlsplit("//" + header).hostname or ""
+    allowed = {h.strip().strip("[]").lower() for h in settings.allowed_hosts.split(",") if h.strip()}
+    if host in allowed or _is_loopback(host) or not settings.secure_cookies:
+        return f"{request.url.scheme}://{header}"
+    return None
+
+
+def link_url(request: Request, token: str) -> str | None:
+    """The full set-password address to hand to a person, or None when links cannot be made here."""
+    base = link_base(request)
+    return base + accounts.invitation_path(token) if base else None
 
 
 async def _person(request: Request, admin: User) -> User:
@@ -66,6 +111,7 @@ async def _users_page(request: Request, admin: User, form: dict | None = None, e
             "form": form or {"role": Role.OFFICER.value},
             "error": error,
             "days": request.app.state.settings.invitation_days,
+            "no_links": None if link_base(request) else NO_BASE_URL,
         },
         status_code=status,
     )
@@ -93,6 +139,9 @@ async def invite(request: Request) -> Response:
     _, admin = await signed_in(request, ADMIN)
     form = await require_csrf(request, roles=ADMIN)
     values = {k: str(form.get(k, "")) for k in ("email", "name", "role", "school")}
+    if link_base(request) is None:
+        # Refused before anything is written: the form keeps what was typed.
+        return await _users_page(request, admin, values, accounts.AccountError(NO_BASE_URL), 400)
     try:
         person, token = await accounts.invite(
             await admin.agency,
@@ -122,6 +171,7 @@ async def _person_page(request: Request, admin: User, person: User, error=None, 
             "error": error,
             "done": done,
             "link_state": (await _link_states(admin.agency_id)).get(person.id),
+            "no_links": None if link_base(request) else NO_BASE_URL,
         },
         status_code=status,
     )
@@ -185,6 +235,8 @@ async def new_link(request: Request) -> Response:
     """A new single-use set-password link (a reset, or the invitation again)."""
 
     async def act(admin, person) -> Response:
+        if link_base(request) is None:
+            return await _person_page(request, admin, person, accounts.AccountError(NO_BASE_URL), status=400)
         token = await accounts.new_link(admin, person, request.app.state.settings.invitation_days)
         return _link_page(request, person, token, "reset" if person.password_hash else "invite")
 

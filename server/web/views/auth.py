@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from server import clock
-from server.models import User
 from server.people.auth import (
     csrf_ok,
     end_session,
     hash_password,
     needs_rehash,
     start_session,
-    verify_password,
 )
+from server.people.sign_in import agencies_of, matching_accounts
 from server.people.throttle import blocked_until, client_address, note_attempt
 from server.web.sessions import (
     PRE_SESSION_COOKIE,
@@ -29,11 +29,22 @@ from server.web.sessions import (
 from server.web.views.common import page, require_csrf
 
 SIGN_IN_FAILED = "That email and password do not match an active account."
+CHOOSE_AGENCY = (
+    "Your email has an account in more than one agency. Choose the agency to sign in to, "
+    "then type your password again."
+)
+
+
+def _wait_text(seconds: int) -> str:
+    if seconds < 60:
+        return "1 second" if seconds == 1 else f"{seconds} seconds"
+    minutes = -(-seconds // 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def _throttled(request: Request, email: str, until) -> Response:
-    minutes = max(1, -(-int((until - clock.now()).total_seconds()) // 60))
-    when = "1 minute" if minutes == 1 else f"{minutes} minutes"
+    seconds = max(1, math.ceil((until - clock.now()).total_seconds()))
+    when = _wait_text(seconds)
     response = _sign_in_page(
         request,
         f"Too many sign-in attempts. To protect accounts, sign-in is paused here: try again in {when}. "
@@ -41,7 +52,7 @@ def _throttled(request: Request, email: str, until) -> Response:
         email,
         429,
     )
-    response.headers["Retry-After"] = str(max(1, int((until - clock.now()).total_seconds())))
+    response.headers["Retry-After"] = str(seconds)
     return response
 
 
@@ -55,7 +66,9 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _sign_in_page(request: Request, error: str | None = None, email: str = "", status: int = 200) -> Response:
+def _sign_in_page(
+    request: Request, error: str | None = None, email: str = "", status: int = 200, agencies=(), next_path=None
+) -> Response:
     token = pre_session_csrf(request)
     response = page(
         request,
@@ -64,7 +77,9 @@ def _sign_in_page(request: Request, error: str | None = None, email: str = "", s
             "csrf_token": token,
             "error": error,
             "email": email,
-            "next": safe_next(request.query_params.get("next")),
+            "next": next_path or safe_next(request.query_params.get("next")),
+            "agencies": agencies,
+            "choose": CHOOSE_AGENCY if agencies else None,
         },
         status_code=status,
     )
@@ -92,12 +107,15 @@ async def sign_in(request: Request) -> Response:
     until = await blocked_until(email, address)
     if until is not None:
         return _throttled(request, email, until)
-    user = await User.get_or_none(email=email) if email else None
-    valid = await verify_password(user.password_hash if user else None, password)
-    succeeded = bool(user and valid and user.active)
-    await note_attempt(email, address, succeeded)
-    if not succeeded:
+    matches = await matching_accounts(email, password, str(form.get("agency", ""))[:64])
+    await note_attempt(email, address, bool(matches))
+    if not matches:
         return _sign_in_page(request, SIGN_IN_FAILED, email, 400)
+    target = safe_next(str(form.get("next", "")) or request.query_params.get("next"))
+    if len(matches) > 1:
+        # Only agencies whose account this password opens are named.
+        return _sign_in_page(request, None, email, 200, await agencies_of(matches), target)
+    user = matches[0]
     if needs_rehash(user.password_hash):
         # The password is at hand only now: bring an older hash up to the current parameters.
         user.password_hash = await hash_password(password)
@@ -105,7 +123,6 @@ async def sign_in(request: Request) -> Response:
     token, _ = await start_session(
         user, request.app.state.settings.session_days, request.headers.get("user-agent", "")
     )
-    target = safe_next(str(form.get("next", "")) or request.query_params.get("next"))
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, token, request)
     response.delete_cookie(PRE_SESSION_COOKIE, path="/")

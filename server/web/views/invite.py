@@ -22,20 +22,26 @@ UNUSABLE = {
     LinkState.UNKNOWN: (
         404,
         "This link does not work",
-        "It may have been copied only in part. Check that you have the whole link, "
-        "or ask your agency admin for a new one.",
+        (
+            "It may have been copied only in part. Check that you have the whole link, "
+            "or ask your agency admin for a new one."
+        ),
     ),
     LinkState.EXPIRED: (
         410,
         "This link has expired",
-        "Links to set a password work for a limited time, and a newer link replaces an older one. "
-        "Ask your agency admin for a new link.",
+        (
+            "Links to set a password work for a limited time, and a newer link replaces an older one. "
+            "Ask your agency admin for a new link."
+        ),
     ),
     LinkState.USED: (
         410,
         "This link was used already",
-        "Each link works once. If you set your password with it, sign in. If you did not, "
-        "ask your agency admin for a new link straight away.",
+        (
+            "Each link works once. If you set your password with it, sign in. If you did not, "
+            "ask your agency admin for a new link straight away."
+        ),
     ),
     LinkState.INACTIVE: (
         410,
