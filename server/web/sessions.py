@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from server.models import Session
 from server.people.auth import live_session
+from server.web.request_log import note_user
 
 SESSION_COOKIE = "fg_session"
 PRE_SESSION_COOKIE = "fg_csrf"
@@ -16,7 +17,9 @@ PRE_SESSION_COOKIE = "fg_csrf"
 
 async def session_for(request: Request) -> Session | None:
     """The live session of a request (its user loaded), sliding its expiry; None if none."""
-    return await live_session(request.cookies.get(SESSION_COOKIE), request.app.state.settings.session_days)
+    session = await live_session(request.cookies.get(SESSION_COOKIE), request.app.state.settings.session_days)
+    note_user(request.scope, session.user_id if session else None)
+    return session
 
 
 def set_session_cookie(response: Response, token: str, request: Request) -> None:
