@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 
-from server import db
+from server import db, ledger_signing
 from server.acknowledgments.sync import RecentSyncs
 from server.errors import DomainError
 from server.guidance.provenance import load_passages
@@ -24,11 +24,24 @@ from server.web.errors import (
     server_error,
 )
 from server.web.fragments import Fragments
-from server.web.middleware import BodyLimit, SecurityHeaders
+from server.web.middleware import BodyLimit, NoNulInUrl, SecurityHeaders
 from server.web.openapi import openapi_schema
+from server.web.request_log import RequestLog
 from server.web.resources import Assets, make_templates
 from server.web.routes import routes
 from server.web.sync_answers import GZIP_LEVEL, SyncAnswers
+
+
+class FieldGuideApp(Starlette):
+    """Starlette whose every response carries the security headers, a 500 included.
+
+    Starlette puts its ServerErrorMiddleware (which sends the 500) outside all user middleware,
+    so SecurityHeaders wraps the whole built stack instead of joining the middleware list.
+    """
+
+    def build_middleware_stack(self):
+        # RequestLog outermost too: a 500 gets its X-Request-ID and its one log line.
+        return RequestLog(SecurityHeaders(super().build_middleware_stack()))
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -40,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette):
         await db.open_db(settings)
         try:
+            ledger_signing.site_key(settings)  # a missing or unreadable signing key stops the start here
             if settings.check_migrations:
                 await db.ensure_current(settings)
             async with push_runtime(app, settings):
@@ -47,11 +61,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await db.close_db()
 
-    app = Starlette(
+    app = FieldGuideApp(
         debug=settings.debug,
         routes=routes(settings, assets),
         middleware=[
-            Middleware(SecurityHeaders),
+            Middleware(NoNulInUrl),
             Middleware(BodyLimit, max_bytes=1_000_000),
             Middleware(GZipMiddleware, minimum_size=500, compresslevel=GZIP_LEVEL),
         ],

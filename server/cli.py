@@ -62,7 +62,14 @@ def cmd_serve(args, settings: Settings) -> int:
             f"Sign in with one of the demo accounts (password: {bootstrap.DEMO_PASSWORD}):\n"
             + "".join(f"  {role.value:<10} {email}\n" for email, _, role, _ in bootstrap.DEMO_USERS)
         )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    from server.web.request_log import logging_config
+
+    # One JSON line per request comes from the app (server/web/request_log.py); uvicorn's access
+    # log would print raw paths, which carry invitation and reset tokens.
+    uvicorn.run(
+        create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
+        log_config=logging_config(args.log_level), access_log=False,
+    )
     return 0
 
 
@@ -136,8 +143,8 @@ async def _create_user(settings: Settings, agency: Agency, email, name, role: Ro
         name = accounts.check_name(name)
     except accounts.AccountError as exc:
         raise SystemExit(exc.message) from None
-    if await User.exists(email=email):
-        raise SystemExit(f"{email} already has an account.")
+    if await User.exists(agency_id=agency.id, email=email):
+        raise SystemExit(f"{email} already has an account in agency {agency.slug!r}.")
     user = await bootstrap.create_user(agency, email, name, role, password, school)
     await audit.record(agency, None, "user.create", email, details={"role": role.value, "by": "command line"})
     token = None if password else await accounts.new_link(None, user, settings.invitation_days)
@@ -197,9 +204,17 @@ def cmd_password_link(args, settings: Settings) -> int:
     async def go():
         await db.open_db(settings)
         await db.ensure_current(settings)
-        user = await User.get_or_none(email=args.email.strip().lower())
-        if user is None:
-            raise SystemExit(f"No account has the email {args.email!r}.")
+        query = User.filter(email=args.email.strip().lower()).prefetch_related("agency")
+        if args.agency:
+            query = query.filter(agency__slug=args.agency)
+        users = await query.order_by("id")
+        if not users:
+            where = f" in agency {args.agency!r}" if args.agency else ""
+            raise SystemExit(f"No account has the email {args.email!r}{where}.")
+        if len(users) > 1:
+            slugs = ", ".join(u.agency.slug for u in users)
+            raise SystemExit(f"{args.email!r} has an account in several agencies ({slugs}): add --agency SLUG.")
+        user = users[0]
         try:
             return user, await accounts.new_link(None, user, settings.invitation_days)
         except accounts.AccountError as exc:
@@ -216,15 +231,61 @@ BASE_URL_HELP = (
 
 
 def cmd_push_worker(args, settings: Settings) -> int:
-    from server.push.worker import run_standalone
+    import logging.config
 
+    from server.push.worker import run_standalone
+    from server.web.request_log import logging_config
+
+    logging.config.dictConfig(logging_config("info"))
     counts = asyncio.run(run_standalone(settings, until_empty=args.until_empty))
     print("Push worker stopped: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".")
     return 0
 
 
+LEDGER_EXIT_CODES = "exit codes: 0 intact, 1 broken, 2 usage (no such agency, unreadable file), 3 the checkpoint's signature does not verify"
+
+
+def _read_keys(paths: list[str] | None):
+    """Verifiers from --public-key files; ValueError names a file that is not one."""
+    from server import ledger_signing as signing
+
+    verifiers = []
+    for path in paths or []:
+        try:
+            verifiers.append(signing.Verifier.from_pem(Path(path).read_text()))
+        except (OSError, UnicodeDecodeError, signing.SigningKeyError) as exc:
+            raise ValueError(f"--public-key {path}: {exc}") from None
+    return verifiers
+
+
 def cmd_ledger_verify(args, settings: Settings) -> int:
-    from server.acknowledgments.ledger import verify_agency
+    from server.acknowledgments import checkpoints
+    from server.acknowledgments.ledger import site_keys
+
+    try:
+        extra = _read_keys(args.public_key)
+        body = checkpoints.read_checkpoint(Path(args.checkpoint).read_text()) if args.checkpoint else None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"Cannot read: {exc}", file=sys.stderr)
+        return 2
+
+    async def go():
+        await db.open_db(settings)
+        await db.ensure_current(settings)
+        agency = await Agency.get_or_none(slug=args.agency)
+        if agency is None:
+            return checkpoints.Report(2, f"No agency with slug {args.agency!r}.")
+        # Given public keys replace the site's own: check with keys held elsewhere.
+        keys = {v.key_id: v for v in extra} if extra else site_keys()
+        return await checkpoints.report(agency, body, keys)
+
+    result = _run(go())
+    print(result.message, file=sys.stdout if result.status == 0 else sys.stderr)
+    return result.status
+
+
+def cmd_ledger_checkpoint(args, settings: Settings) -> int:
+    from server.acknowledgments import checkpoints
 
     async def go():
         await db.open_db(settings)
@@ -232,16 +293,26 @@ def cmd_ledger_verify(args, settings: Settings) -> int:
         agency = await Agency.get_or_none(slug=args.agency)
         if agency is None:
             return None
-        return await verify_agency(agency.id)
+        return checkpoints.checkpoint_file(await checkpoints.make_checkpoint(agency, "command"))
 
-    result = _run(go())
-    if result is None:
+    text = _run(go())
+    if text is None:
         print(f"No agency with slug {args.agency!r}.", file=sys.stderr)
         return 2
-    if result.broken is not None:
-        print(f"Ledger of {args.agency!r} is BROKEN at {result.broken}.", file=sys.stderr)
-        return 1
-    print(f"Ledger of {args.agency!r} is intact: {result.count} acknowledgment(s); head {result.head}.")
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"Checkpoint written to {args.out}.")
+    else:
+        print(text, end="")
+    return 0
+
+
+def cmd_ledger_public_key(args, settings: Settings) -> int:
+    from server import ledger_signing as signing
+
+    verifier = signing.site_key(settings).verifier
+    print(verifier.pem, end="")
+    print(f"key id {verifier.key_id}", file=sys.stderr)
     return 0
 
 
@@ -258,6 +329,44 @@ def cmd_check_config(args, settings: Settings) -> int:
         print(f"check-config: {errors} error(s), {warnings} warning(s).")
         return 1
     print(f"check-config: no errors, {warnings} warning(s)." if warnings else "check-config: OK.")
+    return 0
+
+
+def _print_outcome(verb: str, outcome) -> None:
+    keys = ", ".join(outcome.keys) if outcome.keys else "no key files"
+    print(
+        f"{verb} {outcome.database} ({outcome.database_bytes:,} bytes, {outcome.migrations} migrations) "
+        f"and {keys}: {outcome.folder} in {outcome.seconds:.2f} s."
+    )
+    for name in outcome.keys_in_environment:
+        print(
+            f"Note: {name} is given by the environment, so that key is not in the backup: keep the "
+            "environment file (e.g. /etc/fieldguide/fieldguide.env) safe with it; a restored server needs it."
+        )
+
+
+def cmd_backup(args, settings: Settings) -> int:
+    from server.backup import BackupError, backup
+
+    try:
+        outcome = backup(settings, Path(args.path))
+    except BackupError as exc:
+        print(f"Backup failed: {exc}", file=sys.stderr)
+        return 1
+    _print_outcome("Backed up", outcome)
+    return 0
+
+
+def cmd_restore(args, settings: Settings) -> int:
+    from server.backup import BackupError, restore
+
+    try:
+        outcome = restore(settings, Path(args.path), force=args.force)
+    except BackupError as exc:
+        print(f"Not restored: {exc}", file=sys.stderr)
+        return 1
+    _print_outcome("Restored", outcome)
+    print("Start the server: it refuses to start if the backup's migrations are behind (then: fieldguide migrate).")
     return 0
 
 
@@ -353,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Print a new single-use link for a person to set their password (ends earlier links).",
     )
     p.add_argument("email")
+    p.add_argument("--agency", help="The agency's slug, when the email has an account in several.")
     p.add_argument("--base-url", help=BASE_URL_HELP)
     p.set_defaults(func=cmd_password_link)
 
@@ -362,9 +472,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ledger", help="Work with the hash-chained acknowledgment ledger.")
     ledger_sub = p.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
-    c = ledger_sub.add_parser("verify", help="Re-hash an agency's chain; exit 1 at the first broken link.")
+    c = ledger_sub.add_parser(
+        "verify", help="Re-check an agency's chain (hashes, signatures, releases); exit 1 at the first broken link.",
+        epilog=LEDGER_EXIT_CODES,
+    )
     c.add_argument("--agency", required=True, help="The agency's slug.")
+    c.add_argument("--checkpoint", metavar="FILE",
+                   help="A checkpoint file kept earlier: also prove no row up to it was cut off, rewritten or forged.")
+    c.add_argument("--public-key", metavar="PEM", action="append",
+                   help="Check signatures with this public key instead of the site's (repeat for earlier keys).")
     c.set_defaults(func=cmd_ledger_verify)
+    c = ledger_sub.add_parser("checkpoint", help="Sign and store a checkpoint of an agency's chain; print or write it.")
+    c.add_argument("--agency", required=True, help="The agency's slug.")
+    c.add_argument("--out", metavar="FILE", help="Write the checkpoint here instead of printing it.")
+    c.set_defaults(func=cmd_ledger_checkpoint)
+    c = ledger_sub.add_parser("public-key", help="Print the ledger's public key (PEM); its key id goes to stderr.")
+    c.set_defaults(func=cmd_ledger_public_key)
 
     p = sub.add_parser(
         "check-config",
@@ -377,6 +500,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="Check as for real users (implied by PostgreSQL or a public FIELDGUIDE_BASE_URL).",
     )
     p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser(
+        "backup", help="Back up the database and the data folder's key files into a new folder (while serving)."
+    )
+    p.add_argument("path", help="A new (or empty) folder for the backup; it holds keys: keep it private.")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="Check a backup made by `fieldguide backup` and restore it.")
+    p.add_argument("path", help="The backup's folder.")
+    p.add_argument("--force", action="store_true", help="Replace an existing database and key files.")
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("settings-table", help="Print README's table of settings, made from their help texts.")
     p.add_argument("--write", action="store_true", help="Replace the table in README.md (between its markers) instead.")

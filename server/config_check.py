@@ -12,6 +12,7 @@ from tortoise import connections
 
 from server import db
 from server.guidance.content import load_content
+from server.ledger_signing import SigningKeyError, parse_private_key
 from server.push.vapid import VapidError, _parse_key, check_subject
 from server.settings import Settings
 
@@ -62,9 +63,10 @@ def in_production(settings: Settings, layout: Layout) -> bool:
 def check_base_url(settings: Settings, production: bool) -> list[Finding]:
     """The public address: https, unless the app is only reached on this machine."""
     if not settings.base_url:
-        if production:
+        if production and not settings.allowed_hosts.strip():
             return [Finding(ERROR, "FIELDGUIDE_BASE_URL is unset: set it to the public https:// address "
-                                   "(links in invitations and password resets are built from it).")]
+                                   "(links in invitations and password resets are built from it; without it "
+                                   "admins get no link unless FIELDGUIDE_ALLOWED_HOSTS lists the host).")]
         return []
     parts = urlsplit(settings.base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -78,6 +80,25 @@ def check_base_url(settings: Settings, production: bool) -> list[Finding]:
         return [Finding(WARNING, f"FIELDGUIDE_BASE_URL {settings.base_url!r} is this machine: links given to "
                                  "people will not open elsewhere; set it to the public https:// address.")]
     return []
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_allowed_hosts(settings: Settings) -> list[Finding]:
+    """FIELDGUIDE_ALLOWED_HOSTS: bare host names, as a request's Host header carries them."""
+    found = []
+    for entry in (e.strip() for e in settings.allowed_hosts.split(",")):
+        bare = entry.strip("[]").lower()
+        if entry and not _is_ip(bare) and (urlsplit("//" + entry).hostname != bare or "/" in entry or "@" in entry):
+            found.append(Finding(ERROR, f"FIELDGUIDE_ALLOWED_HOSTS entry {entry!r} is not a host name: list names "
+                                        "like guide.example.org (no scheme, port or path)."))
+    return found
 
 
 def check_vapid(settings: Settings, layout: Layout, production: bool) -> list[Finding]:
@@ -101,6 +122,21 @@ def check_vapid(settings: Settings, layout: Layout, production: bool) -> list[Fi
                                       "own key and pushes signed with another key are refused; set the same key "
                                       "for every process."))
     return found
+
+
+def check_ledger_key(settings: Settings, layout: Layout) -> list[Finding]:
+    """The key that signs acknowledgment ledger rows: readable, and the same for every process."""
+    if settings.ledger_signing_key:
+        try:
+            parse_private_key(settings.ledger_signing_key)
+        except SigningKeyError as exc:
+            return [Finding(ERROR, f"{exc} Set it to the site's key (docs/ledger.md).")]
+        return []
+    if not settings.is_sqlite or layout.app_processes + layout.push_workers > 1:
+        return [Finding(WARNING, "FIELDGUIDE_LEDGER_SIGNING_KEY is unset: each machine's data folder makes its own "
+                                 "ledger key and rows signed with another machine's key fail `fieldguide ledger "
+                                 "verify`; set the same key for every process.")]
+    return []
 
 
 def check_processes(settings: Settings, layout: Layout, production: bool) -> list[Finding]:
@@ -189,7 +225,9 @@ def check_settings(settings: Settings, layout: Layout) -> list[Finding]:
     production = in_production(settings, layout)
     found = (
         check_base_url(settings, production)
+        + check_allowed_hosts(settings)
         + check_vapid(settings, layout, production)
+        + check_ledger_key(settings, layout)
         + check_processes(settings, layout, production)
         + check_content(settings)
     )

@@ -37,7 +37,9 @@ class User(Model):
     agency: fields.ForeignKeyRelation[Agency] = fields.ForeignKeyField(
         "models.Agency", related_name="users", on_delete=fields.RESTRICT
     )
-    email = fields.CharField(max_length=254, unique=True)
+    # Unique within an agency only (lower-cased by server/people/accounts.check_email), so one
+    # agency can neither see nor block another's use of an address; indexed for sign-in.
+    email = fields.CharField(max_length=254, db_index=True)
     name = fields.CharField(max_length=200)
     role = fields.CharEnumField(Role, max_length=16)
     password_hash = fields.CharField(max_length=200, null=True)
@@ -47,6 +49,7 @@ class User(Model):
 
     class Meta:
         table = "user"
+        unique_together = (("agency", "email"),)
         # The dashboard counts an agency's active officers by when they joined (index only). Its
         # officer lists also use user_roster_order, an expression index made in migration 0004.
         indexes = (("agency_id", "role", "active", "created_at"),)
@@ -312,6 +315,10 @@ class Acknowledgment(Model):
     device_id = fields.CharField(max_length=64, null=True)
     prev_hash = fields.CharField(max_length=64)
     row_hash = fields.CharField(max_length=64)
+    # Ed25519 signature of the row_hash (hex) and the id of the key that made it
+    # (server/ledger_signing.py); None for rows recorded before rows were signed.
+    signature = fields.CharField(max_length=128, null=True)
+    key_id = fields.CharField(max_length=16, null=True)
 
     class Meta:
         table = "acknowledgment"
@@ -319,6 +326,27 @@ class Acknowledgment(Model):
         # Covers the supervisor dashboard's reads of one release: who acknowledged (pages, counts
         # per school) and when (the completion chart), from the index alone.
         indexes = (("agency_id", "release_id", "user_id", "received_at"),)
+
+
+class LedgerCheckpoint(Model):
+    """A signed statement of an agency's ledger at one moment: row count and head hash."""
+
+    id = fields.IntField(primary_key=True)
+    agency: fields.ForeignKeyRelation[Agency] = fields.ForeignKeyField(
+        "models.Agency", related_name=False, on_delete=fields.RESTRICT
+    )
+    count = fields.IntField()
+    head = fields.CharField(max_length=64)
+    made_at = fields.DatetimeField()
+    key_id = fields.CharField(max_length=16)
+    # The canonical JSON that was signed, exactly, and its Ed25519 signature (hex).
+    body = fields.TextField()
+    signature = fields.CharField(max_length=128)
+    reason = fields.CharField(max_length=16)  # export | command | download
+
+    class Meta:
+        table = "ledger_checkpoint"
+        indexes = (("agency_id", "made_at"),)
 
 
 class ReleaseTally(Model):

@@ -58,7 +58,17 @@ class Settings:
             "env": "FIELDGUIDE_BASE_URL",
             "help": "Public address of the app (https://guide.example.org) for invitation and password-reset "
             "links; set it behind a proxy; "
-            "default: the address a request came to (the command line uses http://127.0.0.1:8000).",
+            "default: the address a request came to, only when its host is in FIELDGUIDE_ALLOWED_HOSTS, is "
+            "this machine, or cookies are not Secure (development); the command line uses http://127.0.0.1:8000.",
+        },
+    )
+    allowed_hosts: str = field(
+        default="",
+        metadata={
+            "env": "FIELDGUIDE_ALLOWED_HOSTS",
+            "help": "Comma-separated host names (guide.example.org) whose requests may give their own address to "
+            "links when FIELDGUIDE_BASE_URL is unset; any other host gets no link, so a forged Host header "
+            "cannot point one at another site.",
         },
     )
     invitation_days: int = field(
@@ -96,6 +106,15 @@ class Settings:
             "an https: URL on a real domain (push services refuse localhost).",
         },
     )
+    ledger_signing_key: str = field(
+        default="",
+        metadata={
+            "env": "FIELDGUIDE_LEDGER_SIGNING_KEY",
+            "help": "Ed25519 private key (PEM, or the raw 32 bytes in base64url) that signs each acknowledgment ledger row and checkpoint; every "
+            "server and push worker of one site needs the same key, kept for good (docs/ledger.md); "
+            "default: made on first run and kept in the data folder (ledger_signing_key.pem, mode 0600).",
+        },
+    )
     push_worker: bool = field(
         default=True,
         metadata={
@@ -111,7 +130,7 @@ class Settings:
         default=8,
         metadata={
             "env": "FIELDGUIDE_PUSH_MAX_ATTEMPTS",
-            "help": "Tries per notice (429, 5xx, timeouts) before it is marked failed.",
+            "help": "Tries per notice before it is marked failed; every failed send counts (429, 5xx, timeouts, no connection).",
         },
     )
     push_retry_base_ms: int = field(
@@ -143,6 +162,14 @@ class Settings:
             "env": "FIELDGUIDE_PUSH_EXTRA_HOSTS",
             "help": "Comma-separated push-service hosts accepted besides the browsers' own "
             "(Google, Mozilla, Apple, Microsoft); plain http is allowed only for loopback hosts listed here.",
+        },
+    )
+    max_devices_per_user: int = field(
+        default=10,
+        metadata={
+            "env": "FIELDGUIDE_MAX_DEVICES_PER_USER",
+            "help": "Most devices one person may sync and most with alerts on; a new one beyond it drops "
+            "that person's least recently used (the answer to turning alerts on says which).",
         },
     )
 

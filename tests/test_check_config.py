@@ -13,6 +13,7 @@ from server.cli import main
 from .helpers.processes import (
     ENV_EXAMPLE,
     deployment_layout,
+    new_ledger_key,
     new_vapid_key,
     read_env_file,
 )
@@ -22,6 +23,7 @@ PRODUCTION = {
     "FIELDGUIDE_SECURE_COOKIES": "true",
     "FIELDGUIDE_VAPID_SUBJECT": "mailto:alerts@guide.example.org",
     "FIELDGUIDE_VAPID_PRIVATE_KEY": new_vapid_key(),
+    "FIELDGUIDE_LEDGER_SIGNING_KEY": new_ledger_key(),
 }
 
 
@@ -118,6 +120,7 @@ def test_several_app_processes_on_sqlite_are_an_error(check):
     assert status == 1
     assert lines_with(lines, "error", "2 app processes on SQLite", "FIELDGUIDE_DATABASE_URL=postgres://")
     assert lines_with(lines, "warning", "FIELDGUIDE_VAPID_PRIVATE_KEY is unset")
+    assert lines_with(lines, "warning", "FIELDGUIDE_LEDGER_SIGNING_KEY is unset", "same key for every process")
 
 
 @pytest.mark.parametrize(
@@ -189,6 +192,8 @@ def test_the_deployment_environment_file_passes_once_its_key_is_set(check, monke
     status, lines = check(*layout, **site)
     assert status == 1, "the example's placeholder key must not pass"
     assert lines_with(lines, "error", "FIELDGUIDE_VAPID_PRIVATE_KEY")
-    status, lines = check(*layout, **{**site, "FIELDGUIDE_VAPID_PRIVATE_KEY": new_vapid_key()})
+    assert lines_with(lines, "error", "FIELDGUIDE_LEDGER_SIGNING_KEY")
+    status, lines = check(*layout, **{**site, "FIELDGUIDE_VAPID_PRIVATE_KEY": new_vapid_key(),
+                                      "FIELDGUIDE_LEDGER_SIGNING_KEY": new_ledger_key()})
     assert status == 0, lines
     assert not [line for line in lines if line.startswith("ERROR")]

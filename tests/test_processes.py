@@ -52,6 +52,7 @@ from .helpers.processes import (
     FIELDGUIDE,
     Site,
     deployment_layout,
+    new_ledger_key,
     new_vapid_key,
     nginx_upstream_ports,
 )
@@ -104,6 +105,7 @@ async def running(pg_database, tmp_path_factory):
     site_env = {
         "FIELDGUIDE_DATABASE_URL": pg_database,
         "FIELDGUIDE_VAPID_PRIVATE_KEY": key,
+        "FIELDGUIDE_LEDGER_SIGNING_KEY": new_ledger_key(),
         "FIELDGUIDE_DATA_DIR": str(folder),
         "FIELDGUIDE_PUSH_EXTRA_HOSTS": "127.0.0.1",
         "FIELDGUIDE_PUSH_POLL_MS": "200",
@@ -219,12 +221,19 @@ def ledger_verify(running: Running) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
+CARD_HASHES: dict[int, list[str]] = {}  # by release number: the cards an acknowledgment names
+
+
 async def post_ack(url: str, officer: tuple[User, str, str], release: int, key: str) -> httpx.Response:
-    """One officer's phone posting its queued acknowledgment to one server."""
+    """One officer's phone posting its queued acknowledgment (naming the release's cards) to one server."""
     _, token, csrf = officer
+    headers = {"X-CSRF-Token": csrf, "Cookie": f"fg_session={token}"}
     async with httpx.AsyncClient(timeout=30) as c:
-        return await c.post(f"{url}/api/v1/acks", json={"uuid": key, "release": release, "card_hashes": []},
-                            headers={"X-CSRF-Token": csrf, "Cookie": f"fg_session={token}"})
+        if release not in CARD_HASHES:
+            manifest = await c.get(f"{url}/api/v1/manifest", params={"release": release}, headers=headers)
+            CARD_HASHES[release] = [card["hash"] for card in manifest.json()["cards"]]
+        return await c.post(f"{url}/api/v1/acks", json={"uuid": key, "release": release, "card_hashes": CARD_HASHES[release]},
+                            headers=headers)
 
 
 # --- the tests ------------------------------------------------------------------------------
@@ -313,6 +322,10 @@ async def test_acks_through_both_servers_are_stored_once_in_an_unbroken_chain(ru
     assert sorted(stored) == sorted(keys.items())
     verified = ledger_verify(running)
     assert verified.returncode == 0, verified.stderr
+    # Rows from every server verified with one key: each server publishes the same one.
+    async with httpx.AsyncClient(timeout=30) as c:
+        published = {(await c.get(f"{url}/ledger/public-key.pem")).text for url in running.urls}
+    assert len(published) == 1 and next(iter(published)).startswith("-----BEGIN PUBLIC KEY-----")
 
 
 async def test_processes_killed_during_load_lose_nothing(running):
@@ -382,12 +395,17 @@ async def test_sign_in_sessions_throttling_and_caches_hold_across_processes(runn
             assert done.status_code == 303, done.text
         assert (await officer.get(two + "/api/v1/acks")).status_code == 401
 
-    # Failed sign-ins count across both servers: 3 on one and 2 on the other lock the account.
+    # Failed sign-ins from one address count across both servers: 3 on one and 2 on the other
+    # stop that address, while the supervisor still gets in from an address they used before.
+    async with browser("198.51.100.13") as supervisor:
+        assert (await sign_in(supervisor, one, "supervisor@demo.test")) == 303
     async with browser("198.51.100.9") as guesser:
         for url in (one, two, one, two, one):
             assert (await sign_in(guesser, url, "supervisor@demo.test", "wrong password")) == 400
         for url in (two, one):
             assert (await sign_in(guesser, url, "supervisor@demo.test")) == 429
+    async with browser("198.51.100.13") as supervisor:
+        assert (await sign_in(supervisor, two, "supervisor@demo.test")) == 303
 
     # A publish through server 1 is what server 2's sync answers at once.
     async with browser("198.51.100.10") as phone:

@@ -18,6 +18,7 @@ from .helpers.database import database_name
 from .helpers.processes import (
     APP_UNIT,
     Process,
+    new_ledger_key,
     new_vapid_key,
     unit_command,
     unit_environment,
@@ -41,6 +42,7 @@ async def test_servers_started_at_once_on_a_new_database_prepare_it_once(new_dat
         "FIELDGUIDE_DATABASE_URL": new_database,
         "FIELDGUIDE_DATA_DIR": str(tmp_path),
         "FIELDGUIDE_VAPID_PRIVATE_KEY": new_vapid_key(),
+        "FIELDGUIDE_LEDGER_SIGNING_KEY": new_ledger_key(),
     }
     servers = []
     for _ in range(SERVERS):

@@ -5,6 +5,11 @@ from __future__ import annotations
 from server import __version__
 from server.params import DEVICE_ID_PATTERN, MAX_RELEASE
 
+PUSH_ENDPOINT_RULES = (
+    "https on the default port to a browser's push service (or a FIELDGUIDE_PUSH_EXTRA_HOSTS host); no "
+    "user name, fragment, spaces, backslashes or control characters."
+)
+
 
 def _error():
     return {"$ref": "#/components/responses/Error"}
@@ -27,6 +32,7 @@ def openapi_schema() -> dict:
         "description": "The session's CSRF token (the page's <meta name=\"csrf-token\">).",
         "schema": {"type": "string"},
     }
+    subscribed = {"application/json": {"schema": {"$ref": "#/components/schemas/PushSubscribed"}}}
     checked_header = {
         "Fieldguide-Checked-At": {
             "description": "Server time of this answer (ISO 8601): when the device last checked.",
@@ -158,6 +164,7 @@ def openapi_schema() -> dict:
                         },
                         "400": _error(),
                         "401": _error(),
+                        "404": _error(),
                     },
                 }
             },
@@ -207,6 +214,45 @@ def openapi_schema() -> dict:
                     },
                 },
             },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness: 200 while the process answers (no database query, no sign-in).",
+                    "responses": {
+                        "200": {
+                            "description": "Alive",
+                            "content": {"application/json": {"schema": {
+                                "type": "object", "required": ["status"], "properties": {"status": {"const": "alive"}},
+                            }}},
+                        },
+                    },
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness: the database answers and its migrations are current; the push backlog.",
+                    "responses": {
+                        "200": {
+                            "description": "Ready",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ready"}}},
+                        },
+                        "503": {
+                            "description": "Not ready, and why",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NotReady"}}},
+                        },
+                    },
+                }
+            },
+            "/ledger/public-key.pem": {
+                "get": {
+                    "summary": "The public key (Ed25519, PEM) that checks the signatures of ledger rows and checkpoints.",
+                    "responses": {
+                        "200": {
+                            "description": "The key; its key id is in the X-Key-Id header.",
+                            "content": {"application/x-pem-file": {"schema": {"type": "string"}}},
+                        },
+                    },
+                }
+            },
             "/api/v1/push/key": {
                 "get": {
                     "summary": "The server's VAPID application server key, for PushManager.subscribe.",
@@ -236,11 +282,12 @@ def openapi_schema() -> dict:
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PushSubscription"}}},
                     },
                     "responses": {
-                        "200": {"description": "Already stored; keys refreshed."},
-                        "201": {"description": "Stored."},
+                        "200": {"description": "Already stored; keys refreshed.", "content": subscribed},
+                        "201": {"description": "Stored.", "content": subscribed},
                         "400": _error(),
                         "401": _error(),
                         "403": _error(),
+                        "409": _error(),
                     },
                 },
                 "delete": {
@@ -278,16 +325,21 @@ def openapi_schema() -> dict:
             "schemas": {
                 "AckRequest": {
                     "type": "object",
-                    "required": ["uuid", "release"],
+                    "required": ["uuid", "release", "card_hashes"],
                     "properties": {
                         "uuid": {"type": "string", "format": "uuid", "description": "Made by the client: the idempotency key."},
                         "release": {"type": "integer", "minimum": 1, "maximum": MAX_RELEASE},
                         "card_hashes": {
                             "type": "array",
                             "items": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                            "description": "Content hashes of the cards shown (each a card of the release).",
+                            "minItems": 1,
+                            "description": "Content hashes of the cards shown (each a card of the release; at least one).",
                         },
-                        "device_time": {"type": ["string", "null"], "format": "date-time", "description": "With a time zone."},
+                        "device_time": {
+                            "type": ["string", "null"],
+                            "format": "date-time",
+                            "description": "With a time zone; from 2000-01-01T00:00:00Z to the end of 2099 (UTC).",
+                        },
                         "device_id": {"type": ["string", "null"], "pattern": DEVICE_ID_PATTERN},
                         "attestation": {
                             "type": "string",
@@ -312,7 +364,7 @@ def openapi_schema() -> dict:
                     "type": "object",
                     "required": ["endpoint", "keys"],
                     "properties": {
-                        "endpoint": {"type": "string", "maxLength": 1000},
+                        "endpoint": {"type": "string", "maxLength": 1000, "description": PUSH_ENDPOINT_RULES},
                         "expirationTime": {"type": ["number", "null"]},
                         "keys": {
                             "type": "object",
@@ -321,6 +373,55 @@ def openapi_schema() -> dict:
                         },
                         "device_id": {"type": "string", "pattern": DEVICE_ID_PATTERN},
                         "old_endpoint": {"type": "string", "description": "A subscription this one replaces."},
+                    },
+                },
+                "Ready": {
+                    "type": "object",
+                    "required": ["status", "database", "migrations", "push"],
+                    "properties": {
+                        "status": {"const": "ready"},
+                        "database": {"const": "ok"},
+                        "migrations": {"const": "current"},
+                        "push": {
+                            "type": "object",
+                            "required": ["pending", "oldest_pending_seconds"],
+                            "properties": {
+                                "pending": {"type": "integer", "minimum": 0, "description": "Notices not yet sent (waiting or being sent)"},
+                                "oldest_pending_seconds": {
+                                    "type": ["integer", "null"],
+                                    "minimum": 0,
+                                    "description": "Age of the oldest waiting notice (null when none waits)",
+                                },
+                            },
+                        },
+                    },
+                },
+                "NotReady": {
+                    "type": "object",
+                    "required": ["status", "reason"],
+                    "properties": {
+                        "status": {"const": "not ready"},
+                        "reason": {"enum": ["database unreachable", "migrations behind"]},
+                        "migrations_pending": {"type": "integer", "minimum": 1},
+                    },
+                },
+                "PushSubscribed": {
+                    "type": "object",
+                    "required": ["endpoint", "created"],
+                    "properties": {
+                        "endpoint": {"type": "string"},
+                        "created": {"type": "boolean"},
+                        "dropped": {
+                            "type": "array",
+                            "description": "The person's least recently used subscriptions, dropped to stay within "
+                            "FIELDGUIDE_MAX_DEVICES_PER_USER (present only when some were).",
+                            "items": {
+                                "type": "object",
+                                "required": ["endpoint", "device"],
+                                "properties": {"endpoint": {"type": "string"}, "device": {"type": "string"}},
+                            },
+                        },
+                        "message": {"type": "string", "description": "Which devices stopped getting alerts, in words."},
                     },
                 },
                 "Error": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.routing import Mount, Route
 
 from server.web.static import (
@@ -21,12 +22,23 @@ from server.web.views import (
     api,
     auth,
     changes,
+    health,
     invite,
+    ledger,
     pages,
     supervisor,
     sync,
 )
 from server.web.views import push as push_views
+
+
+class PathNumber(IntegerConvertor):
+    """{name:num} in a route: 1 to 9 ASCII digits, so each fits a database INTEGER (longer: no route, 404)."""
+
+    regex = "[0-9]{1,9}"
+
+
+register_url_convertor("num", PathNumber())
 
 
 def routes(settings, assets) -> list:
@@ -42,19 +54,21 @@ def routes(settings, assets) -> list:
         Route("/offline", pages.offline, name="offline"),
         Route("/shell", sync.shell, name="shell"),
         Route("/changes", changes.changes, name="changes"),
-        Route("/releases/{number:int}/changes", changes.changes, name="release_changes"),
+        Route("/releases/{number:num}/changes", changes.changes, name="release_changes"),
         Route("/acks", acks.acknowledge, methods=["POST"], name="acknowledge"),
         Route("/admin/attestation", acks.attestation_form, methods=["GET"], name="admin_attestation"),
         Route("/admin/attestation", acks.attestation_save, methods=["POST"], name="admin_attestation_save"),
         Route("/supervisor", supervisor.overview, name="supervisor"),
-        Route("/supervisor/releases/{number:int}", supervisor.release_detail, name="supervisor_release"),
-        Route("/supervisor/releases/{number:int}/acks.csv", supervisor.release_csv, name="supervisor_release_csv"),
+        Route("/supervisor/releases/{number:num}", supervisor.release_detail, name="supervisor_release"),
+        Route("/supervisor/releases/{number:num}/acks.csv", supervisor.release_csv, name="supervisor_release_csv"),
+        Route("/supervisor/ledger/checkpoint.json", ledger.checkpoint, name="supervisor_ledger_checkpoint"),
+        Route("/ledger/public-key.pem", ledger.public_key, name="ledger_public_key"),
         Route(
-            "/supervisor/releases/{number:int}/evidence.zip",
+            "/supervisor/releases/{number:num}/evidence.zip",
             supervisor.release_evidence,
             name="supervisor_release_evidence",
         ),
-        Route("/supervisor/officers/{user_id:int}", supervisor.officer, name="supervisor_officer"),
+        Route("/supervisor/officers/{user_id:num}", supervisor.officer, name="supervisor_officer"),
         Route("/sign-in", auth.sign_in_form, methods=["GET"], name="sign_in_form"),
         Route("/sign-in", auth.sign_in, methods=["POST"], name="sign_in"),
         Route("/sign-out", auth.sign_out, methods=["POST"], name="sign_out"),
@@ -62,39 +76,39 @@ def routes(settings, assets) -> list:
         Route("/invite/{token}", invite.set_password, methods=["POST"], name="invite_set_password"),
         Route("/admin/users", admin_users.users, methods=["GET"], name="admin_users"),
         Route("/admin/users", admin_users.invite, methods=["POST"], name="admin_invite"),
-        Route("/admin/users/{user_id:int}", admin_users.user, methods=["GET"], name="admin_user"),
-        Route("/admin/users/{user_id:int}", admin_users.update, methods=["POST"], name="admin_user_update"),
+        Route("/admin/users/{user_id:num}", admin_users.user, methods=["GET"], name="admin_user"),
+        Route("/admin/users/{user_id:num}", admin_users.update, methods=["POST"], name="admin_user_update"),
         Route(
-            "/admin/users/{user_id:int}/deactivate",
+            "/admin/users/{user_id:num}/deactivate",
             admin_users.deactivate,
             methods=["POST"],
             name="admin_user_deactivate",
         ),
         Route(
-            "/admin/users/{user_id:int}/reactivate",
+            "/admin/users/{user_id:num}/reactivate",
             admin_users.reactivate,
             methods=["POST"],
             name="admin_user_reactivate",
         ),
-        Route("/admin/users/{user_id:int}/link", admin_users.new_link, methods=["POST"], name="admin_user_link"),
+        Route("/admin/users/{user_id:num}/link", admin_users.new_link, methods=["POST"], name="admin_user_link"),
         Route("/admin/audit", admin_audit.audit_log, methods=["GET"], name="admin_audit"),
         Route("/admin", admin_home.dashboard, methods=["GET"], name="admin_home"),
         Route("/admin/releases", admin_home.releases, methods=["GET"], name="admin_releases"),
         Route("/admin/drafts", admin_review.start, methods=["POST"], name="admin_draft_start"),
-        Route("/admin/drafts/{draft_id:int}", admin_review.show, methods=["GET"], name="admin_draft"),
-        Route("/admin/drafts/{draft_id:int}/details", admin_review.details, methods=["POST"], name="admin_draft_details"),
-        Route("/admin/drafts/{draft_id:int}/new-card", admin_editor.new_card_form, methods=["GET"], name="admin_new_card"),
-        Route("/admin/drafts/{draft_id:int}/new-card", admin_editor.add, methods=["POST"], name="admin_add_card"),
+        Route("/admin/drafts/{draft_id:num}", admin_review.show, methods=["GET"], name="admin_draft"),
+        Route("/admin/drafts/{draft_id:num}/details", admin_review.details, methods=["POST"], name="admin_draft_details"),
+        Route("/admin/drafts/{draft_id:num}/new-card", admin_editor.new_card_form, methods=["GET"], name="admin_new_card"),
+        Route("/admin/drafts/{draft_id:num}/new-card", admin_editor.add, methods=["POST"], name="admin_add_card"),
         Route(
-            "/admin/drafts/{draft_id:int}/{step:str}",
+            "/admin/drafts/{draft_id:num}/{step:str}",
             admin_review.step,
             methods=["POST"],
             name="admin_draft_step",
         ),
-        Route("/admin/drafts/{draft_id:int}/cards/{card_id}", admin_editor.edit_form, methods=["GET"], name="admin_card"),
-        Route("/admin/drafts/{draft_id:int}/cards/{card_id}", admin_editor.save, methods=["POST"], name="admin_card_save"),
+        Route("/admin/drafts/{draft_id:num}/cards/{card_id}", admin_editor.edit_form, methods=["GET"], name="admin_card"),
+        Route("/admin/drafts/{draft_id:num}/cards/{card_id}", admin_editor.save, methods=["POST"], name="admin_card_save"),
         Route(
-            "/admin/drafts/{draft_id:int}/cards/{card_id}/{action:str}",
+            "/admin/drafts/{draft_id:num}/cards/{card_id}/{action:str}",
             admin_editor.card_action,
             methods=["POST"],
             name="admin_card_action",
@@ -114,12 +128,14 @@ def routes(settings, assets) -> list:
         Route("/api/v1/push/subscriptions", push_views.unsubscribe, methods=["DELETE"], name="api_push_unsubscribe"),
         Route("/alerts", push_views.alerts, name="alerts"),
         Route(
-            "/supervisor/releases/{number:int}/remind",
+            "/supervisor/releases/{number:num}/remind",
             push_views.remind_pending,
             methods=["POST"],
             name="supervisor_remind",
         ),
         Route("/api/v1/openapi.json", api.openapi, name="api_openapi"),
+        Route("/healthz", health.healthz, name="healthz"),
+        Route("/readyz", health.readyz, name="readyz"),
         Route("/manifest.webmanifest", web_manifest, name="web_manifest"),
         Route("/sw.js", service_worker, name="service_worker"),
         Route("/sw/assets.json", precache_list, name="service_worker_assets"),

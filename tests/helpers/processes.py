@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from server.ledger_signing import new_raw_key
 from server.settings import ROOT
 
 from .browser import free_port
@@ -41,6 +42,7 @@ SITE_SPECIFIC = {
     "FIELDGUIDE_BASE_URL",
     "FIELDGUIDE_VAPID_SUBJECT",
     "FIELDGUIDE_VAPID_PRIVATE_KEY",
+    "FIELDGUIDE_LEDGER_SIGNING_KEY",
     "FIELDGUIDE_DATA_DIR",
 }
 # Faster than production so a test takes seconds: the loopback push stand-in, short polls and leases.
@@ -58,6 +60,11 @@ def new_vapid_key() -> str:
     """A site's VAPID private key as the environment file holds it: the raw 32 bytes, base64url."""
     value = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
     return base64.urlsafe_b64encode(value.to_bytes(32, "big")).rstrip(b"=").decode()
+
+
+def new_ledger_key() -> str:
+    """A site's ledger signing key as the environment file holds it: the raw 32 bytes, base64url."""
+    return new_raw_key()
 
 
 def read_unit(path: Path) -> dict[str, list[str]]:

@@ -112,7 +112,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/offline"): Access(None),
     ("GET", "/shell"): Access(ALL),
     ("GET", "/changes"): Access(ALL),
-    ("GET", "/releases/{number:int}/changes"): Access(ALL, ids=lambda s: {"number": s.release_number}),
+    ("GET", "/releases/{number:num}/changes"): Access(ALL, ids=lambda s: {"number": s.release_number}),
     ("GET", "/alerts"): Access(ALL),
     # Acknowledging a release: anyone signed in (the body names the release: ours only).
     ("POST", "/acks"): Access(ALL, body=lambda s: _ack(s, form=True), own=(303,), body_isolated=True),
@@ -120,14 +120,17 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/acks"): Access(ALL),
     # Supervisor pages: supervisors and admins.
     ("GET", "/supervisor"): Access(SUPERVISORS),
-    ("GET", "/supervisor/releases/{number:int}"): Access(SUPERVISORS, ids=lambda s: {"number": s.release_number}),
-    ("GET", "/supervisor/releases/{number:int}/acks.csv"): Access(
+    ("GET", "/supervisor/releases/{number:num}"): Access(SUPERVISORS, ids=lambda s: {"number": s.release_number}),
+    ("GET", "/supervisor/releases/{number:num}/acks.csv"): Access(
         SUPERVISORS, ids=lambda s: {"number": s.release_number}
     ),
-    ("GET", "/supervisor/releases/{number:int}/evidence.zip"): Access(
+    ("GET", "/supervisor/releases/{number:num}/evidence.zip"): Access(
         SUPERVISORS, ids=lambda s: {"number": s.release_number}
     ),
-    ("GET", "/supervisor/officers/{user_id:int}"): Access(SUPERVISORS, ids=lambda s: {"user_id": s.person_id}),
+    ("GET", "/supervisor/officers/{user_id:num}"): Access(SUPERVISORS, ids=lambda s: {"user_id": s.person_id}),
+    ("GET", "/supervisor/ledger/checkpoint.json"): Access(SUPERVISORS),
+    # The ledger's public key: anyone may check a signature.
+    ("GET", "/ledger/public-key.pem"): Access(None),
     # Signing in and out; invitations are bearer links (the token is the credential).
     ("GET", "/sign-in"): Access(None, own=(200, 303)),
     ("POST", "/sign-in"): Access(None, own=(400,), note="pre-session CSRF cookie; without it 400"),
@@ -139,14 +142,14 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/admin/users"): Access(
         ADMINS, body=lambda s: {"email": "matrix-new@demo.test", "name": "Matrix New", "role": "officer"}
     ),
-    ("GET", "/admin/users/{user_id:int}"): Access(ADMINS, ids=lambda s: {"user_id": s.person_id}),
-    ("POST", "/admin/users/{user_id:int}"): Access(
+    ("GET", "/admin/users/{user_id:num}"): Access(ADMINS, ids=lambda s: {"user_id": s.person_id}),
+    ("POST", "/admin/users/{user_id:num}"): Access(
         ADMINS, ids=lambda s: {"user_id": s.person_id},
         body=lambda s: {"name": "Renamed", "role": "officer", "school": "X"}, own=(303,),
     ),
-    ("POST", "/admin/users/{user_id:int}/deactivate"): Access(ADMINS, ids=lambda s: {"user_id": s.person_id}, own=(303,)),
-    ("POST", "/admin/users/{user_id:int}/reactivate"): Access(ADMINS, ids=lambda s: {"user_id": s.inactive_id}, own=(303,)),
-    ("POST", "/admin/users/{user_id:int}/link"): Access(ADMINS, ids=lambda s: {"user_id": s.person_id}),
+    ("POST", "/admin/users/{user_id:num}/deactivate"): Access(ADMINS, ids=lambda s: {"user_id": s.person_id}, own=(303,)),
+    ("POST", "/admin/users/{user_id:num}/reactivate"): Access(ADMINS, ids=lambda s: {"user_id": s.inactive_id}, own=(303,)),
+    ("POST", "/admin/users/{user_id:num}/link"): Access(ADMINS, ids=lambda s: {"user_id": s.person_id}),
     ("GET", "/admin/audit"): Access(ADMINS),
     ("GET", "/admin/attestation"): Access(ADMINS),
     ("POST", "/admin/attestation"): Access(
@@ -156,18 +159,18 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/admin"): Access(ADMINS),
     ("GET", "/admin/releases"): Access(ADMINS),
     ("POST", "/admin/drafts"): Access(ADMINS, own=(303,)),
-    ("GET", "/admin/drafts/{draft_id:int}"): Access(ADMINS, ids=_draft),
-    ("POST", "/admin/drafts/{draft_id:int}/details"): Access(
+    ("GET", "/admin/drafts/{draft_id:num}"): Access(ADMINS, ids=_draft),
+    ("POST", "/admin/drafts/{draft_id:num}/details"): Access(
         ADMINS, ids=_draft, body=lambda s: {"summary": "Matrix summary", "due_at": ""}, own=(303,)
     ),
-    ("GET", "/admin/drafts/{draft_id:int}/new-card"): Access(ADMINS, ids=_draft),
-    ("POST", "/admin/drafts/{draft_id:int}/new-card"): Access(ADMINS, ids=_draft, body=_card_fields),
-    ("POST", "/admin/drafts/{draft_id:int}/{step:str}"): Access(
+    ("GET", "/admin/drafts/{draft_id:num}/new-card"): Access(ADMINS, ids=_draft),
+    ("POST", "/admin/drafts/{draft_id:num}/new-card"): Access(ADMINS, ids=_draft, body=_card_fields),
+    ("POST", "/admin/drafts/{draft_id:num}/{step:str}"): Access(
         ADMINS, ids=lambda s: {"draft_id": s.draft_id, "step": "withdraw"}, own=(303,)
     ),
-    ("GET", "/admin/drafts/{draft_id:int}/cards/{card_id}"): Access(ADMINS, ids=_draft_card),
-    ("POST", "/admin/drafts/{draft_id:int}/cards/{card_id}"): Access(ADMINS, ids=_draft_card, body=_card_fields),
-    ("POST", "/admin/drafts/{draft_id:int}/cards/{card_id}/{action:str}"): Access(
+    ("GET", "/admin/drafts/{draft_id:num}/cards/{card_id}"): Access(ADMINS, ids=_draft_card),
+    ("POST", "/admin/drafts/{draft_id:num}/cards/{card_id}"): Access(ADMINS, ids=_draft_card, body=_card_fields),
+    ("POST", "/admin/drafts/{draft_id:num}/cards/{card_id}/{action:str}"): Access(
         ADMINS, ids=lambda s: {**_draft_card(s), "action": "move"}, body=lambda s: {"direction": "down"}, own=(303,)
     ),
     ("POST", "/admin/preview"): Access(ADMINS, body=_card_fields),
@@ -184,6 +187,9 @@ ROUTES: dict[tuple[str, str], Access] = {
     # have=2: a release number only the other agency has.
     ("GET", "/api/v1/sync"): Access(ALL, query={"have": "2"}),
     ("GET", "/api/v1/openapi.json"): Access(None),
+    # Health checks for load balancers and monitoring.
+    ("GET", "/healthz"): Access(None),
+    ("GET", "/readyz"): Access(None),
     # Push.
     ("GET", "/api/v1/push/key"): Access(ALL),
     ("POST", "/api/v1/push/subscriptions"): Access(
@@ -194,7 +200,7 @@ ROUTES: dict[tuple[str, str], Access] = {
         ALL, json=True, body=lambda s: {"endpoint": s.endpoint}, own=(204, 404), body_isolated=True,
         note="own: 404 for a role that has no subscription with that endpoint",
     ),
-    ("POST", "/supervisor/releases/{number:int}/remind"): Access(
+    ("POST", "/supervisor/releases/{number:num}/remind"): Access(
         SUPERVISORS, ids=lambda s: {"number": s.release_number}, own=(303,)
     ),
     # Files anyone may fetch.
