@@ -42,13 +42,16 @@ function render() {
     text = `Saving release ${number}: ${done} of ${total} cards`;
   } else if (offline) {
     mode = "offline";
-    text = `Offline — release ${release}` + (state.checkedAt ? `, synced ${when(state.checkedAt)}` : "");
+    text = release
+      ? `Offline — release ${release}` + (state.checkedAt ? `, synced ${when(state.checkedAt)}` : "")
+      : "Offline — no guidance saved on this phone yet";
   } else if (state.saved) {
     mode = "online";
     text = `Release ${release} · works offline`;
   } else {
     mode = "unknown";
-    text = `Release ${release}`;
+    // Pages without a release of their own (the supervisor's, say) before the phone has saved one.
+    text = release ? `Release ${release}` : "Guidance not yet saved for offline use";
   }
   if (state.signedOut && !state.saving) notes.push("Sign in again to get new guidance.");
   if (!state.saving && state.checkedAt && Date.now() - Date.parse(state.checkedAt) > STALE_AFTER_MS) {
