@@ -21,6 +21,8 @@ def test_first_visit_saves_the_release_and_it_all_works_offline(officer, live_se
 
     page.reload()
     assert page.locator("html").get_attribute("data-served") == "device"
+    # The status line fills in once the page has read the saved release's record.
+    page.wait_for_function("() => document.getElementById('status').dataset.state === 'offline'")
     assert re.match(r"Offline — release 1, synced \d", page.inner_text("#status"))
     assert page.locator("main .card-link").count() == len(manifest["cards"])
 

@@ -70,6 +70,7 @@ def test_a_new_release_arrives_whole_with_a_banner(phone, live_server):
     assert NEW in page.inner_text("article") and OLD not in page.inner_text("article")
     page.goto(live_server.url + "/")
     assert page.locator('main a[href="/cards/mou-signatures"]').count() == 0
+    page.wait_for_function("() => document.getElementById('status').dataset.state === 'offline'")
     assert page.inner_text("#status").startswith("Offline — release 2, synced")
     page.goto(live_server.url + "/cards/mou-signatures")
     assert page.inner_text("main h1") == "You're offline"
