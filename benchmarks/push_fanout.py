@@ -4,10 +4,13 @@ Starts the push-service stand-in (tests/helpers/push_service.py) as its own proc
 subscriptions; it checks every request's VAPID JWT, headers and size and decrypts one notice
 in 100. In a temporary SQLite database it subscribes the demo officers' N devices, publishes
 a release (writing N outbox rows in the publish transaction), then times a push worker
-draining the outbox. As the same-run reference it times encrypting the same N payloads with
-the same library call (pywebpush's RFC 8291 encryption, no HTTP, no database).
+draining the outbox. As the same-run floor it times the cryptography alone for the same N
+notices, as the worker does it (the `webpush` package's RFC 8291 encryption: an ephemeral key
+pair, ECDH, HKDF, AES-128-GCM; the VAPID header signed once per origin), with no HTTP and no
+database, and prints the fan-out's rate, the floor's, their ratio and the load average. With
+--profile FILE it also profiles the fan-out (cProfile) and prints where the time goes.
 
-    .venv/bin/python benchmarks/push_fanout.py [--notices 10000] [--concurrency 64]
+    .venv/bin/python benchmarks/push_fanout.py [--notices 10000] [--concurrency 64] [--profile FILE]
 
 With --subscriptions N it times only the writing side instead, on SQLite and PostgreSQL: the
 demo agency's officers get N subscriptions (written with COPY or executemany), then
@@ -23,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
+import pstats
 import shutil
 import statistics
 import subprocess
@@ -38,7 +43,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-from pywebpush import WebPusher  # noqa: E402
 from tortoise import connections  # noqa: E402
 from tortoise.transactions import in_transaction  # noqa: E402
 
@@ -47,6 +51,7 @@ from server import bootstrap, clock, db  # noqa: E402
 from server.models import PushOutbox, PushSubscription, Release, User  # noqa: E402
 from server.push import outbox  # noqa: E402
 from server.push.vapid import VapidSigner  # noqa: E402
+from server.push.wire import Wire  # noqa: E402
 from server.push.worker import PushWorker  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from tests.helpers.releases import publish_revision  # noqa: E402
@@ -65,16 +70,28 @@ def start_stand_in(count: int, vapid_key: str) -> tuple[subprocess.Popen, int, l
     return process, hello["port"], hello["subscriptions"]
 
 
-def encrypt_only(subscriptions: list[dict], payload: bytes, signer: VapidSigner) -> float:
-    """Seconds to encrypt the payload for every subscription and look up its VAPID header."""
-    start = time.perf_counter()
+def encrypt_only(subscriptions: list[dict], payload: bytes, signer: VapidSigner) -> tuple[float, float]:
+    """Seconds (wall, CPU) to encrypt the payload for every subscription and look up its VAPID header."""
+    wire = Wire(signer)
+    start, cpu = time.perf_counter(), time.process_time()
     for sub in subscriptions:
-        signer.headers(sub["endpoint"])
-        WebPusher(sub).encode(payload, "aes128gcm")
-    return time.perf_counter() - start
+        wire.headers(sub["endpoint"], outbox.RELEASE_TTL, "high", outbox.TOPIC)
+        wire.encrypt(payload, sub["keys"]["p256dh"], sub["keys"]["auth"])
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-async def run(count: int, concurrency: int) -> None:
+def profile_summary(profiler: cProfile.Profile, path: str) -> None:
+    """Where the fan-out's time went: the functions with the most time of their own."""
+    profiler.dump_stats(path)
+    stats = pstats.Stats(path)
+    total = stats.total_tt
+    print(f"profile ({path}), {total:.2f} s of the worker's time, top functions by own time:")
+    rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:15]
+    for (file, line, name), (_, calls, own, _cumulative, _) in rows:
+        print(f"  {100 * own / total:5.1f} %  {calls:>8}  {Path(file).name}:{line} {name}")
+
+
+async def run(count: int, concurrency: int, profile: str | None) -> None:
     folder = Path(tempfile.mkdtemp(prefix="fieldguide-push-bench-"))
     settings = Settings(data_dir=folder).with_(
         push_extra_hosts="127.0.0.1", push_concurrency=concurrency, push_poll_ms=20, push_worker=False
@@ -97,16 +114,22 @@ async def run(count: int, concurrency: int) -> None:
         assert await PushOutbox.filter(release_id=release.id).count() == count
         payload = outbox.encode_payload((await PushOutbox.filter(release_id=release.id).first()).payload)
 
-        reference = encrypt_only(subscriptions, payload, VapidSigner(signer.key, settings.vapid_subject))
+        reference, reference_cpu = encrypt_only(subscriptions, payload, VapidSigner(signer.key, settings.vapid_subject))
 
         worker = PushWorker(settings, signer)
         started = time.perf_counter()
         cpu_before = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/stats").read())["cpu_seconds"]
         own_cpu = time.process_time()
+        profiler = cProfile.Profile() if profile else None
+        if profiler:
+            profiler.enable()
         counts = await worker.run(until_empty=True)
+        if profiler:
+            profiler.disable()
         fan_out = time.perf_counter() - started
         own_cpu = time.process_time() - own_cpu
-        reference_again = encrypt_only(subscriptions[: count // 4], payload, signer) * 4
+        load = os.getloadavg()
+        reference_again, reference_again_cpu = (4 * t for t in encrypt_only(subscriptions[: count // 4], payload, signer))
         stats = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/stats").read())
     finally:
         process.stdin.close()
@@ -117,13 +140,21 @@ async def run(count: int, concurrency: int) -> None:
     assert not stats["errors"], stats["errors"]
     print(f"notices:                {count} (payload {len(payload)} bytes), worker concurrency {concurrency}")
     print(f"publish + outbox rows:  {enqueue:.2f} s")
-    print(f"fan-out (worker):       {fan_out:.2f} s  = {count / fan_out:,.0f} notices/s")
-    print(f"encryption only:        {reference:.2f} s  = {count / reference:,.0f} notices/s (same payloads, same run)")
-    print(f"  (again, after fan-out: {count / reference_again:,.0f} notices/s)")
-    print(f"fan-out / encryption:   {fan_out / reference:.2f}x the encryption-only time")
+    floor = count / min(reference, reference_again)
+    print(f"fan-out (worker):       {fan_out:.2f} s  = {count / fan_out:,.0f} notices/s"
+          f" ({count / own_cpu:,.0f} per CPU second of the worker process)")
+    print(f"cryptography only:      {reference:.2f} s  = {count / reference:,.0f} notices/s (same notices, same run)")
+    print(f"  (again, after fan-out: {count / reference_again:,.0f} notices/s; the floor is the faster: {floor:,.0f}/s)")
+    floor_cpu = count / min(reference_cpu, reference_again_cpu)
+    print(f"fan-out / floor:        {count / fan_out / floor:.2f}x the cryptography-only rate "
+          f"({count / own_cpu / floor_cpu:.2f}x per CPU second: {count / own_cpu:,.0f} against {floor_cpu:,.0f})")
     print(f"CPU during fan-out:     worker process {own_cpu:.2f} s, stand-in process {stats['cpu_seconds'] - cpu_before:.2f} s")
+    print(f"load average:           {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     print(f"stand-in: {stats['delivered']} delivered to {stats['endpoints']} endpoints, "
-          f"{stats['decrypted']} decrypted and checked, {len(stats['errors'])} protocol errors")
+          f"{stats['decrypted']} decrypted and checked, {len(stats['errors'])} protocol errors, "
+          f"over {stats['connections']} connections")
+    if profiler:
+        profile_summary(profiler, profile)
 
 
 class _RolledBack(Exception):
@@ -195,6 +226,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notices", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--profile", metavar="FILE", help="profile the fan-out (cProfile) into FILE and summarise it")
     parser.add_argument("--subscriptions", type=int, help="time only writing a publish's outbox rows, for this many")
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both", help="with --subscriptions")
     parser.add_argument(
@@ -204,7 +236,7 @@ def main() -> None:
     if args.subscriptions:
         asyncio.run(run_enqueue(args.subscriptions, args.backend, args.postgres))
     else:
-        asyncio.run(run(args.notices, args.concurrency))
+        asyncio.run(run(args.notices, args.concurrency, args.profile))
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def check_vapid(settings: Settings, layout: Layout, production: bool) -> list[Fi
         if settings.vapid_subject == PLACEHOLDER_SUBJECT:
             found.append(Finding(ERROR if production else WARNING,
                                  f"FIELDGUIDE_VAPID_SUBJECT is the placeholder {PLACEHOLDER_SUBJECT}: set it to a "
-                                 "mailto: address or https: URL where push services can reach you."))
+                                 "mailto: address where push services can reach you."))
     except VapidError as exc:
         found.append(Finding(ERROR, f"{exc} Set FIELDGUIDE_VAPID_SUBJECT=mailto:alerts@your.domain."))
     if settings.vapid_private_key:

@@ -385,6 +385,32 @@ class PushSubscription(Model):
         table = "push_subscription"
 
 
+class PushReceipt(Model):
+    """A release notice shown on an officer's device, as the device's service worker reported it."""
+
+    id = fields.IntField(primary_key=True)
+    agency: fields.ForeignKeyRelation[Agency] = fields.ForeignKeyField(
+        "models.Agency", related_name=False, on_delete=fields.RESTRICT
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, on_delete=fields.RESTRICT
+    )
+    release: fields.ForeignKeyRelation[Release] = fields.ForeignKeyField(
+        "models.Release", related_name=False, on_delete=fields.RESTRICT
+    )
+    device_id = fields.CharField(max_length=64)
+    uuid = fields.CharField(max_length=36, unique=True)  # made by the device: a resend is the same receipt
+    kind = fields.CharField(max_length=16)  # release | reminder
+    shown_at = fields.DatetimeField(null=True)  # the device's clock
+    received_at = fields.DatetimeField()
+
+    class Meta:
+        table = "push_receipt"
+        # One receipt per device and release (the first notice shown); the supervisor's reads
+        # (one page of officers for a release, one officer's history) use this index.
+        unique_together = (("user", "release", "device_id"),)
+
+
 class PushOutbox(Model):
     """One notice to one subscription, written with the release and drained by the push worker."""
 

@@ -16,6 +16,8 @@ MAX_PAGE = 10**6 - 1
 # A device's id, made on the device (crypto.randomUUID() in pwa/static/db.js: 36 characters).
 DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 DEVICE_ID_PATTERN = "^[A-Za-z0-9_-]{8,64}$"  # the same rule for OpenAPI and the browser
+# An idempotency key made on the device (crypto.randomUUID()), any case; kept lower-case.
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # A device's clock is believed between these times (UTC); outside them it is surely wrong.
 EARLIEST_DEVICE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_DEVICE_TIME = datetime(2100, 1, 1, tzinfo=UTC)
@@ -46,6 +48,13 @@ def parse_page_number(raw: str) -> int:
     if number is None or not 1 <= number <= MAX_PAGE:
         raise Invalid("page must be a positive whole number.", {"page": _echo(raw)})
     return number
+
+
+def parse_uuid(raw, field: str = "uuid") -> str:
+    """A client-made UUID in lower case; Invalid otherwise (a trailing newline included)."""
+    if not isinstance(raw, str) or not UUID.fullmatch(raw.lower()):
+        raise Invalid(f"{field} must be a UUID made by the device.", {field: "invalid"})
+    return raw.lower()
 
 
 def parse_device_id(raw, field: str = "device_id") -> str | None:

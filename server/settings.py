@@ -102,8 +102,8 @@ class Settings:
         default="mailto:fieldguide-alerts@example.org",
         metadata={
             "env": "FIELDGUIDE_VAPID_SUBJECT",
-            "help": "Contact that push services may write to about your notices: a mailto: address or "
-            "an https: URL on a real domain (push services refuse localhost).",
+            "help": "Contact that push services may write to about your notices: a mailto: address on a real "
+            "domain (push services refuse localhost).",
         },
     )
     ledger_signing_key: str = field(

@@ -1,8 +1,8 @@
 // Web Push in the service worker: show the notice, open "what changed" on a tap, update the
-// offline copy, and follow a browser's replaced subscription.
-// A part (see PARTS in sw.js): uses fieldguide.db and fieldguide.offline; adds only listeners.
+// offline copy, report each notice shown (a receipt), and follow a browser's replaced subscription.
+// A part (see PARTS in sw.js): uses fieldguide.db, fieldguide.offline and fieldguide.receipts; adds only listeners.
 (() => {
-  const { db, offline } = self.fieldguide;
+  const { db, offline, receipts } = self.fieldguide;
   const PUSH_TAG = "guidance"; // one notice on the phone at a time: a newer one replaces it
   const PUSH_ICON = "/static/icons/icon-192.png";
   const PUSH_SUBSCRIPTIONS = "/api/v1/push/subscriptions";
@@ -46,10 +46,10 @@
       data = {}; // an unreadable payload still tells the officer that something changed
     }
     const { title, options } = pushNotice(data && typeof data === "object" ? data : {});
-    event.waitUntil(Promise.all([
-      self.registration.showNotification(title, options),
-      pushSyncRelease(),
-    ]));
+    // The receipt once the notice is shown (a receipt never fails the push event).
+    const shown = self.registration.showNotification(title, options)
+      .then(() => receipts.record(options.data.release, options.data.kind).catch(() => {}));
+    event.waitUntil(Promise.all([shown, pushSyncRelease()]));
   });
 
   // Focus a window already on that page, else bring an open window there, else open one.

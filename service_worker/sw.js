@@ -12,8 +12,10 @@ const PARTS = [
   "/sw/strategies.js", // strategies: fetch strategies
   "/sw/offline-copy.js", // offline: the shell and one whole release, kept current by sync(); uses db
   "/sw/compose.js", // compose: offline pages; uses offline
-  "/sw/push.js", // (listeners only) Web Push notices; uses db, offline
+  "/sw/receipts.js", // receipts: notices shown, reported to the server; uses db
+  "/sw/push.js", // (listeners only) Web Push notices; uses db, offline, receipts
   "/sw/ack-sync.js", // (listeners only) Background Sync of acknowledgments; uses acks
+  "/sw/receipt-sync.js", // (listeners only) sending waiting receipts; uses receipts
 ];
 importScripts(...PARTS);
 

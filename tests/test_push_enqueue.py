@@ -4,8 +4,10 @@ ORM itself wrote, on both databases."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import pytest_asyncio
 from tortoise import connections
 from tortoise.transactions import in_transaction
@@ -13,7 +15,10 @@ from tortoise.transactions import in_transaction
 from server import bootstrap, db
 from server.models import Agency, PushOutbox, PushSubscription, Role, User
 from server.push import outbox
+from server.push.vapid import VapidSigner
+from server.push.worker import PushWorker
 
+from .helpers.push_service import PushService
 from .helpers.releases import publish_revision
 
 # Microseconds included: a time that lost them on the way in or out would not compare equal.
@@ -109,7 +114,8 @@ async def test_publish_writes_one_row_per_subscription_as_the_orm_would(database
     claimed = await outbox.claim(10, 60)
     assert [c.id for c in claimed] == [r.id for r in rows]
     for c in claimed:
-        assert c.payload == rows[0].payload and c.urgency == "high" and c.ttl == outbox.RELEASE_TTL
+        assert json.loads(c.data) == rows[0].payload and c.urgency == "high" and c.ttl == outbox.RELEASE_TTL
+        assert c.data is claimed[0].data  # encoded once for the whole fan-out
         _at_the_moment(c.created_at)
         assert c.p256dh == "p" * 87 and c.auth == "a" * 22
 
@@ -153,3 +159,61 @@ async def test_reminders_go_to_the_devices_of_the_officers_named(database, monke
     none = await outbox.enqueue_reminders(release, [former, outsider])
     assert (none.notices, none.officers_reached, none.officers_without_device) == (0, 0, 0)
     assert await PushOutbox.all().count() == 2
+
+
+async def test_a_newer_release_replaces_the_unsent_notices_of_older_ones(database):
+    subs = await _audience(database)
+    first = await publish_revision(summary="Restraints.", changes={"restraint-devices": "major"})
+    rows = await PushOutbox.filter(release_id=first.id).order_by("id")
+    # One already on its way, one already sent, a reminder, and another agency's waiting notice.
+    await PushOutbox.filter(id=rows[0].id).update(status="sending")
+    await PushOutbox.filter(id=rows[1].id).update(status="sent")
+    reminder = (await outbox.enqueue_reminders(first, [await User.get(email="officer@demo.test")])).notices
+    other = await Agency.get(slug="other")
+    outsider = await PushOutbox.create(
+        agency_id=other.id, user_id=subs["outsider"][0].user_id, subscription_id=subs["outsider"][0].id,
+        endpoint=subs["outsider"][0].endpoint, release_id=first.id, kind="release", payload={}, topic=outbox.TOPIC,
+        urgency="normal", ttl=60, next_attempt_at=MOMENT, created_at=MOMENT,
+    )
+
+    second = await publish_revision(summary="Searches.", changes={"restraint-devices": "minor"})
+
+    after = {r.id: r for r in await PushOutbox.filter(release_id=first.id)}
+    assert after[rows[0].id].status == "sending" and after[rows[1].id].status == "sent"
+    for row in rows[2:]:
+        assert after[row.id].status == "replaced"
+        assert after[row.id].last_error == f"replaced by release {second.number}"
+    assert [r.status for r in after.values() if r.kind == "reminder"] == ["pending"] * reminder
+    assert after[outsider.id].status == "pending"
+    assert {r.status for r in await PushOutbox.filter(release_id=second.id)} == {"pending"}
+    assert await PushOutbox.filter(release_id=second.id).count() == len(subs["reached"])
+    # Replaced notices are never claimed: every other notice still to send is.
+    claimed = {c.id for c in await outbox.claim(100, 60)}
+    waiting = {r.id for r in await PushOutbox.exclude(status__in=("sent", "replaced"))}
+    assert claimed == waiting and not claimed & {r.id for r in rows[2:]}
+
+
+@pytest.mark.fast_push
+async def test_a_phone_offline_for_two_releases_gets_one_notice_the_newer(database):
+    service = PushService(vapid_key=VapidSigner.from_settings(database).public_key).start()
+    try:
+        officer = await User.get(email="officer@demo.test")
+        subscriptions = [service.subscribe() for _ in range(3)]
+        for sub in subscriptions:
+            await PushSubscription.create(
+                user=officer, endpoint=sub["endpoint"], p256dh=sub["keys"]["p256dh"], auth=sub["keys"]["auth"]
+            )
+        await publish_revision(summary="Restraints.", changes={"restraint-devices": "major"})
+        newer = await publish_revision(summary="Searches.", changes={"restraint-devices": "minor"})
+
+        counts = await PushWorker(database).run(until_empty=True)
+
+        assert counts["sent"] == 3
+        for sub in subscriptions:
+            (delivery,) = service.delivered(sub["endpoint"])
+            assert delivery.payload["release"] == newer.number and delivery.topic == outbox.TOPIC
+        assert service.errors() == []
+        statuses = sorted((r.release_id, r.status) for r in await PushOutbox.all())
+        assert statuses == sorted([(newer.id - 1, "replaced")] * 3 + [(newer.id, "sent")] * 3)
+    finally:
+        service.stop()

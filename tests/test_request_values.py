@@ -40,6 +40,15 @@ def test_device_ids_are_8_to_64_letters_digits_dash_or_underscore():
             params.parse_device_id(bad)
 
 
+def test_uuids_are_made_by_the_device_and_kept_in_lower_case():
+    made = str(uuid.uuid4())
+    assert params.parse_uuid(made.upper()) == made
+    for bad in (made + "\n", " " + made, made[:-1], made.replace("-", ""), "٣" * 36, None, 7, [made]):
+        with pytest.raises(Invalid) as caught:
+            params.parse_uuid(bad, "key")
+        assert caught.value.details == {"key": "invalid"}
+
+
 def test_each_kind_of_domain_error_has_one_status():
     assert [status_of(e("x")) for e in (Invalid, Refused, NotFound, Conflict, DomainError)] == [400, 403, 404, 409, 400]
     assert status_of(DraftConflict("x")) == 409 and status_of(ReviewRefused("x")) == 403

@@ -4,9 +4,10 @@
 // in sw.js) and adds fieldguide.db.
 (() => {
   const DB_NAME = "fieldguide";
-  const DB_VERSION = 1;
-  // Object stores: "meta" (key/value: sync state), "acks" (queued acknowledgments, key uuid).
-  const STORES = { meta: { keyPath: null }, acks: { keyPath: "uuid" } };
+  const DB_VERSION = 2;
+  // Object stores: "meta" (key/value: sync state), "acks" (queued acknowledgments, key uuid),
+  // "receipts" (notices shown, waiting to be reported; the service worker's, key uuid).
+  const STORES = { meta: { keyPath: null }, acks: { keyPath: "uuid" }, receipts: { keyPath: "uuid" } };
 
   let opening = null;
 
@@ -22,7 +23,12 @@
           }
         }
       };
-      request.onsuccess = () => resolve(request.result);
+      request.onsuccess = () => {
+        const db = request.result;
+        // A newer version opened elsewhere (a page or worker after an update): step aside.
+        db.onversionchange = () => { db.close(); opening = null; };
+        resolve(db);
+      };
       request.onerror = () => { opening = null; reject(request.error); };
     });
     return opening;

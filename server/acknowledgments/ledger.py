@@ -26,7 +26,7 @@ from server.errors import Conflict, Invalid, NotFound
 from server.guidance.content import content_hash
 from server.guidance.releases import ReleaseView
 from server.models import Acknowledgment, Agency, AuditEntry, User
-from server.params import parse_device_id, parse_device_time  # noqa: F401 (parse_device_time: importable here too)
+from server.params import parse_device_id, parse_device_time, parse_uuid  # noqa: F401 (parse_device_time: importable here too)
 
 GENESIS = "0" * 64
 DEFAULT_ATTESTATION = "I have read and understand the changes in release {release}."
@@ -48,7 +48,6 @@ CHAIN_FIELDS = (
 # An acknowledgment as the API returns it; the times the ledger writes as text.
 API_FIELDS = ("uuid", "release", "received_at", "device_time", "card_hashes", "seq", "row_hash")
 TIME_FIELDS = ("device_time", "received_at")
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 HASH = re.compile(r"^[0-9a-f]{64}$")
 # What each row carries besides its hashed fields: its hash, and the signature of that hash.
 SIGNED_FIELDS = ("row_hash", "signature", "key_id")
@@ -131,8 +130,7 @@ class Recorded:
 
 def check_ack_input(release: ReleaseView, uuid: str, card_hashes, device_id) -> tuple[str, list[str], str | None]:
     """Validated uuid, card hashes (sorted, each a card of the release) and device id."""
-    if not isinstance(uuid, str) or not UUID.match(uuid.lower()):
-        raise Invalid("uuid must be a UUID made by the client.", {"uuid": "invalid"})
+    uuid = parse_uuid(uuid)
     if not isinstance(card_hashes, list) or not all(isinstance(h, str) and HASH.match(h) for h in card_hashes):
         raise Invalid("card_hashes must be a list of card content hashes.", {"card_hashes": "invalid"})
     known = {c["hash"] for c in release.cards}
@@ -145,7 +143,7 @@ def check_ack_input(release: ReleaseView, uuid: str, card_hashes, device_id) -> 
     device_id = parse_device_id(None if device_id == "" else device_id)
     if not card_hashes:
         raise Invalid("card_hashes must name the cards acknowledged (at least one).", {"card_hashes": "empty"})
-    return uuid.lower(), sorted(set(card_hashes)), device_id
+    return uuid, sorted(set(card_hashes)), device_id
 
 
 async def _lock_agency(conn, agency_id: int) -> Agency:

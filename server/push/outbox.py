@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import cache
+from functools import cache, lru_cache
 
 from tortoise import connections
 from tortoise.expressions import F
@@ -31,6 +31,9 @@ REMINDER_TTL = 86400  # a reminder is stale by the next day's
 MAX_PAYLOAD = 3000
 SUMMARY_CHARS = 240
 PENDING, SENDING, SENT, FAILED, GONE = "pending", "sending", "sent", "failed", "gone"
+# A release notice not yet sent when a newer release of its agency was published: the newer
+# notice, written for the same subscription, says all it would have said.
+REPLACED = "replaced"
 # The PostgreSQL channel on which writing notices wakes every listening push worker.
 CHANNEL = "fieldguide_push"
 
@@ -158,6 +161,23 @@ def _shared(release: Release, kind: str, payload: dict, urgency: str, ttl: int, 
     ]
 
 
+@cache
+def replace_sql(dialect: str) -> str:
+    """Mark replaced the unsent release notices of an agency's other releases, for the subscriptions
+    a new release's fan-out writes to (its active users'). Values: reason, agency id, new release id,
+    agency id.
+
+    Only `pending` rows: a notice already claimed (`sending`) may be on its way; the Topic it
+    carries lets the push service replace it with the newer one if the phone has not taken it yet.
+    """
+    sql = (
+        "UPDATE push_outbox SET status = 'replaced', last_error = ? "
+        "WHERE agency_id = ? AND kind = 'release' AND status = 'pending' AND release_id <> ? AND subscription_id IN "
+        '(SELECT s.id FROM push_subscription s JOIN "user" u ON u.id = s.user_id WHERE u.agency_id = ? AND u.active)'
+    )
+    return _numbered(sql) if dialect == "postgres" else sql
+
+
 async def announce(connection) -> None:
     """Tell listening workers (PostgreSQL) that notices are due; delivered when the transaction commits."""
     # Only at commit, so a worker never wakes to rows it cannot see yet; several in one
@@ -176,6 +196,9 @@ async def enqueue_release_notices(release: Release, connection) -> int:
     urgency = "high" if await _major(release, connection) else "normal"
     values = _shared(release, "release", payload, urgency, RELEASE_TTL, clock.now()) + [release.agency_id]
     dialect = connection.capabilities.dialect
+    # Older releases' notices still waiting go out no more: one notice per phone, the newest.
+    reason = f"replaced by release {release.number}"
+    await connection.execute_query(replace_sql(dialect), [reason, release.agency_id, release.id, release.agency_id])
     if dialect == "postgres":
         count = (await connection.execute_query_dict(fan_out_sql(dialect, "agency"), values))[0]["notices"]
     else:
@@ -226,7 +249,7 @@ class Claimed:
     id: int
     subscription_id: int | None
     endpoint: str
-    payload: dict
+    data: bytes  # the payload as sent (encode_payload), one shared bytes object per fan-out
     topic: str
     urgency: str
     ttl: int
@@ -303,6 +326,12 @@ async def claim(limit: int, lease_seconds: int) -> list[Claimed]:
     return sorted((_claimed(r) for r in rows), key=lambda c: c.id)
 
 
+@lru_cache(maxsize=64)
+def _payload_bytes(stored: str | bytes) -> bytes:
+    """A stored payload as sent: parsed and encoded once per distinct payload (a fan-out has one)."""
+    return encode_payload(json.loads(stored))
+
+
 def _claimed(row: dict) -> Claimed:
     # Raw rows: SQLite gives JSON and times as text, asyncpg gives JSON as text.
     payload, created = row["payload"], row["created_at"]
@@ -310,7 +339,7 @@ def _claimed(row: dict) -> Claimed:
         id=row["id"],
         subscription_id=row["subscription_id"],
         endpoint=row["endpoint"],
-        payload=json.loads(payload) if isinstance(payload, (str, bytes)) else payload,
+        data=_payload_bytes(payload) if isinstance(payload, (str, bytes)) else encode_payload(payload),
         topic=row["topic"],
         urgency=row["urgency"],
         ttl=row["ttl"],

@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tortoise.functions import Max
+from tortoise.functions import Max, Min
 
-from server.models import PushOutbox, PushSubscription
+from server.models import Device, PushOutbox, PushSubscription
+from server.push.receipts import first_shown, shown_per_release
 
 _BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("CriOS/", "Chrome"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
 _SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("Windows", "Windows"), ("Mac OS X", "Mac"), ("Linux", "Linux"))
@@ -32,6 +33,20 @@ class PushStatus:
     failures: int = 0
     last_failure: str | None = None
     waiting: int = 0
+    # The delivery ladder of the release: shown on a phone (a receipt), synced (a device's last
+    # sync holds it, or a later release); "sent" is release_delivered_at, "acknowledged" the row's.
+    shown_at: datetime | None = None
+    synced_at: datetime | None = None
+
+    def ladder(self, acknowledged_at: datetime | None = None) -> list[tuple[str, str, datetime | None, bool]]:
+        """The steps of the release's delivery: (key, label, when, reached), in order."""
+        steps = (
+            ("sent", "Sent to the push service", self.release_delivered_at),
+            ("shown", "Shown on the phone", self.shown_at),
+            ("synced", "Synced", self.synced_at),
+            ("acknowledged", "Acknowledged", acknowledged_at),
+        )
+        return [(key, label, at, at is not None) for key, label, at in steps]
 
     @property
     def state(self) -> str:
@@ -56,8 +71,12 @@ class PushStatus:
         }[self.state]
 
 
-async def push_statuses(agency_id: int, user_ids: list[int], release_id: int | None = None) -> dict[int, PushStatus]:
+async def push_statuses(
+    agency_id: int, user_ids: list[int], release_id: int | None = None, release_number: int | None = None
+) -> dict[int, PushStatus]:
     """Per user (of these, in an agency): devices, last delivery, and (for release_id) that release's notices.
+
+    With release_number too, the rest of the ladder: when a notice was shown, when a device synced it.
 
     Read for the users on one dashboard page only: an agency's whole outbox history can run to
     millions of rows.
@@ -93,12 +112,24 @@ async def push_statuses(agency_id: int, user_ids: list[int], release_id: int | N
             else:
                 s.waiting += 1
                 s.last_failure = row["last_error"] or s.last_failure
+        for user_id, at in (await first_shown(agency_id, user_ids, release_id)).items():
+            statuses.setdefault(user_id, PushStatus()).shown_at = at
+    if release_number is not None:
+        synced = (
+            await Device.filter(user_id__in=user_ids, user__agency_id=agency_id, release_number__gte=release_number)
+            .annotate(at=Max("last_sync_at"))
+            .group_by("user_id")
+            .values("user_id", "at")
+        )
+        for row in synced:
+            if row["at"] is not None:
+                statuses.setdefault(row["user_id"], PushStatus()).synced_at = row["at"]
     return statuses
 
 
-async def attach_push_status(rows: list, agency_id: int, release_id: int | None = None) -> None:
+async def attach_push_status(rows: list, agency_id: int, release_id: int | None = None, release_number: int | None = None) -> None:
     """Put each dashboard row's PushStatus in row.extra["push"] (rows with .user_id and .extra)."""
-    statuses = await push_statuses(agency_id, [row.user_id for row in rows], release_id)
+    statuses = await push_statuses(agency_id, [row.user_id for row in rows], release_id, release_number)
     for row in rows:
         row.extra["push"] = statuses.get(row.user_id, PushStatus())
 
@@ -127,3 +158,31 @@ async def person_alerts(user_id: int) -> dict:
         .values("kind", "release__number", "created_at", "status", "last_error")
     )
     return {"devices": devices, "failed": failed}
+
+
+async def release_ladders(agency_id: int, user_id: int, releases: dict[int, int]) -> dict[int, PushStatus]:
+    """One officer's delivery ladder per release (releases: id -> number), keyed by release number.
+
+    Three reads whatever the number of releases: the notices sent, the receipts, the devices.
+    """
+    ladders = {number: PushStatus() for number in releases.values()}
+    if not releases:
+        return ladders
+    sent = (
+        await PushOutbox.filter(user_id=user_id, agency_id=agency_id, status="sent", release_id__in=list(releases))
+        .annotate(first=Min("sent_at"))
+        .group_by("release_id")
+        .values("release_id", "first")
+    )
+    for row in sent:
+        ladders[releases[row["release_id"]]].release_delivered_at = row["first"]
+    for release_id, at in (await shown_per_release(agency_id, user_id)).items():
+        if release_id in releases:
+            ladders[releases[release_id]].shown_at = at
+    devices = await Device.filter(user_id=user_id, release_number__not_isnull=True, last_sync_at__not_isnull=True).values(
+        "release_number", "last_sync_at"
+    )
+    for number, ladder in ladders.items():
+        held = [d["last_sync_at"] for d in devices if d["release_number"] >= number]
+        ladder.synced_at = max(held) if held else None
+    return ladders

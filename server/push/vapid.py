@@ -1,4 +1,7 @@
-"""The server's VAPID identity: a P-256 key kept across restarts, and signed headers per origin."""
+"""The server's VAPID identity: a P-256 key kept across restarts and a mailto: contact.
+
+The headers signed with it are made in server/push/wire.py.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +9,15 @@ import base64
 import os
 import re
 import secrets
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from py_vapid import Vapid02
 
 from server.settings import Settings
 
 KEY_FILE = "vapid_private_key.pem"
-# A signed header stays valid for TOKEN_LIFETIME; push services refuse an exp over 24 h ahead.
-TOKEN_LIFETIME = 12 * 3600
-# Re-sign well before expiry so a request in flight never carries a token about to lapse.
-RESIGN_BEFORE = 3600
 _MAILTO = re.compile(r"^mailto:[^@\s]+@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$")
 
 
@@ -43,15 +39,15 @@ def b64url_decode(text: str) -> bytes:
 
 
 def check_subject(subject: str) -> str:
-    """The contact subject if push services will take it; raises VapidError otherwise."""
+    """The contact subject if push services will take it; raises VapidError otherwise.
+
+    A mailto: address: the `webpush` package writes the JWT's `sub` as mailto: + the address.
+    """
     subject = subject.strip()
-    if subject.startswith("mailto:"):
-        match = _MAILTO.match(subject)
-        host = match.group(1).lower() if match else ""
-    elif subject.startswith("https://"):
-        host = (urlsplit(subject).hostname or "").lower()
-    else:
-        raise VapidError("FIELDGUIDE_VAPID_SUBJECT must be a mailto: address or an https: URL.")
+    if not subject.startswith("mailto:"):
+        raise VapidError("FIELDGUIDE_VAPID_SUBJECT must be a mailto: address (e.g. mailto:alerts@your.domain).")
+    match = _MAILTO.match(subject)
+    host = match.group(1).lower() if match else ""
     # Apple's push service answers BadJwtToken for a localhost contact.
     if not host or "." not in host or host == "localhost" or host.endswith((".localhost", ".local")):
         raise VapidError(
@@ -116,23 +112,15 @@ def public_key_b64(key: ec.EllipticCurvePrivateKey) -> str:
     return b64url(raw)
 
 
-def origin_of(endpoint: str) -> str:
-    """scheme://host[:port] of a push endpoint: the JWT's audience."""
-    parts = urlsplit(endpoint)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 @dataclass
 class VapidSigner:
-    """Signs VAPID Authorization headers, one per push-service origin, reused until near expiry."""
+    """The server's VAPID identity: its P-256 key and its mailto: contact (checked on creation)."""
 
     key: ec.EllipticCurvePrivateKey
     subject: str
-    _cache: dict[str, tuple[float, dict[str, str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.subject = check_subject(self.subject)
-        self._vapid = Vapid02(private_key=self.key)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "VapidSigner":
@@ -143,16 +131,3 @@ class VapidSigner:
     def public_key(self) -> str:
         """The application server key, base64url."""
         return public_key_b64(self.key)
-
-    def headers(self, endpoint: str) -> dict[str, str]:
-        """The Authorization header for a push to this endpoint."""
-        audience = origin_of(endpoint)
-        moment = time.time()
-        cached = self._cache.get(audience)
-        if cached is None or cached[0] - RESIGN_BEFORE <= moment:
-            expires = int(moment) + TOKEN_LIFETIME
-            # A fresh claims dict per origin: the signing code may add to the dict it is given.
-            claims = {"aud": audience, "exp": expires, "sub": self.subject}
-            cached = (expires, dict(self._vapid.sign(claims)))
-            self._cache[audience] = cached
-        return dict(cached[1])

@@ -63,20 +63,15 @@ class PushWorker:
         if due is not None:
             # Not under NAP: a row due but taken by another worker this instant is not a spin.
             timeout = min(timeout, max(NAP, (due - clock.now()).total_seconds()))
+        await self._pause(timeout)
+
+    async def _pause(self, timeout: float) -> None:
+        """Wait until woken (new notices, or sends finished that leave work to do) or timeout."""
         try:
             await asyncio.wait_for(self._wake.wait(), timeout)
         except TimeoutError:
             pass
         self._wake.clear()
-
-    async def _wait(self, inflight: dict[asyncio.Task, int], timeout: float) -> set[asyncio.Task]:
-        """Sends finished within timeout; returns sooner, with none, when woken for new notices."""
-        woken = asyncio.ensure_future(self._wake.wait())
-        done, _ = await asyncio.wait([*inflight, woken], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        woken.cancel()
-        self._wake.clear()
-        done.discard(woken)
-        return done
 
     async def _process(self, sender: Sender, row: Claimed) -> Settled:
         try:
@@ -108,7 +103,7 @@ class PushWorker:
             row.endpoint,
             row.p256dh,
             row.auth,
-            outbox.encode_payload(row.payload),
+            row.data,
             ttl=row.ttl,
             urgency=row.urgency,
             topic=row.topic,
@@ -148,60 +143,71 @@ class PushWorker:
         inflight: dict[asyncio.Task, int] = {}
         results: list[Settled] = []
         loop = asyncio.get_running_loop()
+        half = max(1, self.concurrency // 2)
         oldest = 0.0
+
+        def finished(task: asyncio.Task) -> None:
+            # Every send reports here; the loop wakes only when there is work: room to claim half a
+            # window, half a window of outcomes to write, or nothing left in flight.
+            nonlocal oldest
+            if task.cancelled():
+                return
+            inflight.pop(task, None)
+            if not results:
+                oldest = loop.time()
+            results.append(task.result())
+            if len(results) >= half or self.concurrency - len(inflight) >= half or not inflight:
+                self._wake.set()
+
         async with Sender(self.signer, self.concurrency, self.timeout) as sender:
             while not self._stopping:
                 try:
                     room = self.concurrency - len(inflight)
                     due = None
                     # Claim in halves of the window so claims stay few while sends overlap.
-                    if room >= max(1, self.concurrency // 2):
+                    if room >= half:
                         due = await outbox.next_due()
                         if due is not None and due <= clock.now():
                             for row in await outbox.claim(room, self.settings.push_lease_seconds):
-                                inflight[asyncio.create_task(self._process(sender, row))] = row.id
+                                task = asyncio.create_task(self._process(sender, row))
+                                inflight[task] = row.id
+                                task.add_done_callback(finished)
+                    # Outcomes are written in batches (one transaction each), at the latest SETTLE_AFTER
+                    # after the first: a crash before then means a resend, never a lost notice.
+                    if results and (len(results) >= half or not inflight or loop.time() - oldest >= SETTLE_AFTER):
+                        batch = results[:]
+                        results.clear()
+                        await self._settle(batch)
+                        continue
                     if not inflight and not results:
                         if until_empty and due is None:
                             break
                         await self._idle(due)
                         continue
-                    if inflight:
-                        # Outcomes wait at most SETTLE_AFTER to be written; new notices wake the wait.
-                        timeout = SETTLE_AFTER - (loop.time() - oldest) if results else self.poll
-                        done = await self._wait(inflight, max(0.0, timeout))
-                        if done and not results:
-                            oldest = loop.time()
-                        for task in done:
-                            inflight.pop(task)
-                            results.append(task.result())
-                    # Outcomes are written in batches (one transaction each), at the latest SETTLE_AFTER
-                    # after the first: a crash before then means a resend, never a lost notice.
-                    if results and (
-                        len(results) >= max(1, self.concurrency // 2) or not inflight or loop.time() - oldest >= SETTLE_AFTER
-                    ):
-                        batch, results = results, []
-                        await self._settle(batch)
+                    # Outcomes wait at most SETTLE_AFTER to be written; new notices wake the wait.
+                    await self._pause(max(0.0, SETTLE_AFTER - (loop.time() - oldest)) if results else self.poll)
                 except Exception:
                     # Rows whose outcome could not be written stay claimed and are retried after
                     # the lease: the worker keeps going rather than taking the server down.
                     log.exception("push worker: a batch failed; continuing")
-                    results = []
+                    results.clear()
                     await asyncio.sleep(min(self.poll, ERROR_PAUSE))
             await self._finish(inflight, results)
         return dict(self.counts)
 
     async def _finish(self, inflight: dict[asyncio.Task, int], results: list[Settled]) -> None:
-        if inflight:
-            done, pending = await asyncio.wait(inflight, timeout=self._grace)
-            results.extend(t.result() for t in done if not t.cancelled() and t.exception() is None)
-            for task in pending:
+        """Let the sends in flight finish (up to the grace), record them, hand back the rest."""
+        unfinished = dict(inflight)
+        if unfinished:
+            await asyncio.wait(unfinished, timeout=self._grace)
+            for task in unfinished:
                 task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            try:
-                await self._settle(results)
-                await outbox.release_claims([inflight[t] for t in pending])
-            except Exception:
-                log.exception("push worker: could not record the last sends; they will be retried")
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        try:
+            await self._settle(results[:])
+            await outbox.release_claims([row_id for task, row_id in unfinished.items() if task.cancelled()])
+        except Exception:
+            log.exception("push worker: could not record the last sends; they will be retried")
 
 
 async def run_standalone(settings: Settings, until_empty: bool = False) -> dict[str, int]:

@@ -273,6 +273,33 @@ def openapi_schema() -> dict:
                     },
                 }
             },
+            "/api/v1/push/receipts": {
+                "post": {
+                    "summary": "Record that this device showed a notice about a release (idempotent).",
+                    "description": "Sent by the service worker when it shows a notice, or later from its "
+                    "offline queue. One receipt stands per officer, release and device: a replay with the "
+                    "same uuid, or another uuid for the same release and device, returns the stored one with 200.",
+                    "parameters": [csrf_header],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PushReceiptRequest"}}},
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Recorded now.",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PushReceipt"}}},
+                        },
+                        "200": {
+                            "description": "Already recorded: the stored receipt.",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PushReceipt"}}},
+                        },
+                        "400": _error(),
+                        "401": _error(),
+                        "403": _error(),
+                        "404": _error(),
+                    },
+                },
+            },
             "/api/v1/push/subscriptions": {
                 "post": {
                     "summary": "Store this device's push subscription for the signed-in user (idempotent by endpoint).",
@@ -358,6 +385,33 @@ def openapi_schema() -> dict:
                         "card_hashes": {"type": "array", "items": {"type": "string"}},
                         "seq": {"type": "integer", "description": "Position in the agency's ledger."},
                         "row_hash": {"type": "string"},
+                    },
+                },
+                "PushReceiptRequest": {
+                    "type": "object",
+                    "required": ["uuid", "release", "device_id"],
+                    "properties": {
+                        "uuid": {"type": "string", "format": "uuid", "description": "Made by the device: the idempotency key."},
+                        "release": {"type": "integer", "minimum": 1, "maximum": MAX_RELEASE},
+                        "kind": {"enum": ["release", "reminder"], "description": "The notice shown; release when left out."},
+                        "device_id": {"type": "string", "pattern": DEVICE_ID_PATTERN},
+                        "shown_at": {
+                            "type": ["string", "null"],
+                            "format": "date-time",
+                            "description": "The device's time when it showed the notice, with a time zone; 2000 to 2099 (UTC).",
+                        },
+                    },
+                },
+                "PushReceipt": {
+                    "type": "object",
+                    "required": ["uuid", "release", "kind", "device_id", "shown_at", "received_at"],
+                    "properties": {
+                        "uuid": {"type": "string"},
+                        "release": {"type": "integer"},
+                        "kind": {"enum": ["release", "reminder"]},
+                        "device_id": {"type": "string"},
+                        "shown_at": {"type": ["string", "null"], "format": "date-time"},
+                        "received_at": {"type": "string", "format": "date-time"},
                     },
                 },
                 "PushSubscription": {

@@ -26,6 +26,7 @@ from server.web.views import (
     invite,
     ledger,
     pages,
+    push_receipts,
     supervisor,
     sync,
 )
@@ -126,6 +127,7 @@ def routes(settings, assets) -> list:
         Route("/api/v1/push/key", push_views.push_key, name="api_push_key"),
         Route("/api/v1/push/subscriptions", push_views.subscribe, methods=["POST"], name="api_push_subscribe"),
         Route("/api/v1/push/subscriptions", push_views.unsubscribe, methods=["DELETE"], name="api_push_unsubscribe"),
+        Route("/api/v1/push/receipts", push_receipts.record, methods=["POST"], name="api_push_receipts"),
         Route("/alerts", push_views.alerts, name="alerts"),
         Route(
             "/supervisor/releases/{number:num}/remind",

@@ -97,6 +97,7 @@ class PushService:
     _scripts: dict[str, list] = field(default_factory=dict)
     _gone: set[str] = field(default_factory=set)
     _tokens: dict[str, dict] = field(default_factory=dict)
+    _connections: set = field(default_factory=set)  # the transports requests came on (keep-alive shows)
     _count: int = 0
 
     def __post_init__(self) -> None:
@@ -201,6 +202,7 @@ class PushService:
         token = request.match_info["token"]
         endpoint = f"{self.origin}/push/{token}"
         arrived = time.monotonic()
+        self._connections.add(request.transport)
         body = await request.read()
         if self.delay:
             await asyncio.sleep(self.delay)
@@ -257,6 +259,7 @@ class PushService:
                 "endpoints": len({r.endpoint for r in self.received if r.status == 201}),
                 "errors": [r.error for r in self.received if r.error][:10],
                 "cpu_seconds": time.process_time(),
+                "connections": len(self._connections),
             }
         return web.json_response(data)
 

@@ -196,6 +196,10 @@ ROUTES: dict[tuple[str, str], Access] = {
         ALL, json=True, body=lambda s: {"endpoint": s.endpoint, "keys": {"p256dh": P256DH, "auth": AUTH}},
         own=(200, 201), body_isolated=True,
     ),
+    ("POST", "/api/v1/push/receipts"): Access(
+        ALL, json=True, own=(200, 201), body_isolated=True,
+        body=lambda s: {"release": s.release_number, "uuid": str(uuid.uuid4()), "device_id": "matrix-device-1"},
+    ),
     ("DELETE", "/api/v1/push/subscriptions"): Access(
         ALL, json=True, body=lambda s: {"endpoint": s.endpoint}, own=(204, 404), body_isolated=True,
         note="own: 404 for a role that has no subscription with that endpoint",

@@ -22,9 +22,9 @@ from server.acknowledgments.dashboard import (
     release_statuses,
 )
 from server.acknowledgments.evidence import evidence_zip, release_acks_csv
-from server.models import Agency, Device, Role, User
+from server.models import Agency, Device, Release, Role, User
 from server.params import parse_page_number, whole_number
-from server.push.status import attach_push_status, person_alerts
+from server.push.status import attach_push_status, person_alerts, release_ladders
 from server.web.errors import ApiError
 from server.web.views.common import page, release_for, signed_in
 
@@ -70,7 +70,7 @@ async def release_detail(request: Request) -> Response:
     listed = {"outstanding": status.outstanding, "acknowledged": status.acknowledged, "all": status.expected}[show]
     first = (number - 1) * PAGE_SIZE
     rows = await officer_page(user.agency_id, status, show, school, first, PAGE_SIZE)
-    await attach_push_status(rows, user.agency_id, status.id)
+    await attach_push_status(rows, user.agency_id, status.id, status.number)
     if status.outstanding:
         end = moment
     else:
@@ -106,10 +106,20 @@ async def officer(request: Request) -> Response:
     devices = await Device.filter(user_id=person.id).order_by("-last_sync_at", "-created_at")
     last_sync_at = max((d.last_sync_at for d in devices if d.last_sync_at), default=None)
     alerts = await person_alerts(person.id)
+    numbers = [h.number for h in history]
+    releases = dict(await Release.filter(agency_id=user.agency_id, number__in=numbers).values_list("id", "number")) if numbers else {}
+    ladders = await release_ladders(user.agency_id, person.id, releases)
     return page(
         request,
         "views/supervisor/officer.html",
-        {"person": person, "history": history, "devices": devices, "last_sync_at": last_sync_at, "alerts": alerts},
+        {
+            "person": person,
+            "history": history,
+            "devices": devices,
+            "last_sync_at": last_sync_at,
+            "alerts": alerts,
+            "ladders": ladders,
+        },
     )
 
 
