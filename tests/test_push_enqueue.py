@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 from server import bootstrap, db
 from server.models import Agency, PushOutbox, PushSubscription, Role, User
 from server.push import outbox
+from server.push.status import push_statuses
 from server.push.vapid import VapidSigner
 from server.push.worker import PushWorker
 
@@ -191,6 +192,11 @@ async def test_a_newer_release_replaces_the_unsent_notices_of_older_ones(databas
     claimed = {c.id for c in await outbox.claim(100, 60)}
     waiting = {r.id for r in await PushOutbox.exclude(status__in=("sent", "replaced"))}
     assert claimed == waiting and not claimed & {r.id for r in rows[2:]}
+    # The supervisor sees a person whose notices were all replaced as such, never as still sending.
+    person = rows[-1].user_id
+    await PushOutbox.filter(release_id=first.id, user_id=person).exclude(status="replaced").delete()
+    status = (await push_statuses(first.agency_id, [person], first.id))[person]
+    assert (status.state, status.replaced) == ("replaced", len([r for r in rows[2:] if r.user_id == person]))
 
 
 @pytest.mark.fast_push

@@ -33,6 +33,7 @@ class PushStatus:
     failures: int = 0
     last_failure: str | None = None
     waiting: int = 0
+    replaced: int = 0  # notices not sent because a newer release's notice took their place
     # The delivery ladder of the release: shown on a phone (a receipt), synced (a device's last
     # sync holds it, or a later release); "sent" is release_delivered_at, "acknowledged" the row's.
     shown_at: datetime | None = None
@@ -50,13 +51,15 @@ class PushStatus:
 
     @property
     def state(self) -> str:
-        """not-subscribed | not-delivered | sending | delivered | no-notice (subscribed since)."""
+        """not-subscribed | not-delivered | sending | delivered | replaced | no-notice (subscribed since)."""
         if self.release_delivered_at:
             return "delivered"
         if self.waiting:
             return "sending"
         if self.failures:
             return "not-delivered"
+        if self.replaced:
+            return "replaced"
         return "no-notice" if self.devices else "not-subscribed"
 
     @property
@@ -66,6 +69,7 @@ class PushStatus:
             "delivered": "Delivered",
             "sending": "Sending",
             "not-delivered": "Not delivered",
+            "replaced": "Not sent: a newer release's notice replaced it",
             "no-notice": "No notice sent (alerts turned on later)",
             "not-subscribed": "Alerts off",
         }[self.state]
@@ -109,6 +113,8 @@ async def push_statuses(
             elif row["status"] in ("failed", "gone"):
                 s.failures += 1
                 s.last_failure = row["last_error"]
+            elif row["status"] == "replaced":
+                s.replaced += 1
             else:
                 s.waiting += 1
                 s.last_failure = row["last_error"] or s.last_failure
