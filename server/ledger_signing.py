@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from server import key_files
 from server.settings import Settings
 
 KEY_FILE = "ledger_signing_key.pem"
@@ -92,25 +90,8 @@ def load_or_create_key(settings: Settings) -> ed25519.Ed25519PrivateKey:
     """The key from the setting, else from the data folder's key file, made there once (0600)."""
     if settings.ledger_signing_key:
         return parse_private_key(settings.ledger_signing_key)
-    path: Path = settings.data_dir / KEY_FILE
-    if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        # As for the VAPID key: a private temporary file linked into place, so processes starting
-        # at once share whichever key was linked first, never a half-written file.
-        temp = settings.data_dir / f".{KEY_FILE}.{secrets.token_hex(6)}"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(new_private_pem())
-                handle.flush()
-                os.fsync(handle.fileno())
-            try:
-                os.link(temp, path)
-            except FileExistsError:
-                pass
-        finally:
-            temp.unlink(missing_ok=True)
-    return parse_private_key(path.read_text())
+    made = key_files.read_or_create(settings.data_dir / KEY_FILE, lambda: new_private_pem().encode())
+    return parse_private_key(made.decode())
 
 
 @dataclass(frozen=True)

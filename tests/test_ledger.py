@@ -8,7 +8,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import uuid
@@ -217,7 +216,6 @@ def documented_shell(marker: str) -> str:
     return blocks[0]
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 async def test_the_bundles_checkpoint_and_rows_verify_with_the_documented_openssl_commands(officer, app, tmp_path):
     await make_chain(app)
     files = await evidence_files(app)

@@ -6,15 +6,13 @@ The headers signed with it are made in server/push/wire.py.
 from __future__ import annotations
 
 import base64
-import os
 import re
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from server import key_files
 from server.settings import Settings
 
 KEY_FILE = "vapid_private_key.pem"
@@ -83,25 +81,10 @@ def load_or_create_key(settings: Settings) -> ec.EllipticCurvePrivateKey:
     """The key from the environment, else from the data folder's key file, made there once (0600)."""
     if settings.vapid_private_key:
         return _parse_key(settings.vapid_private_key)
-    path: Path = settings.data_dir / KEY_FILE
-    if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        # Written to a private temporary file, then linked into place: two processes starting at
-        # once end up sharing whichever key was linked first, never a half-written file.
-        temp = settings.data_dir / f".{KEY_FILE}.{secrets.token_hex(6)}"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(_pem(ec.generate_private_key(ec.SECP256R1())))
-                handle.flush()
-                os.fsync(handle.fileno())
-            try:
-                os.link(temp, path)
-            except FileExistsError:
-                pass
-        finally:
-            temp.unlink(missing_ok=True)
-    return _parse_key(path.read_text())
+    made = key_files.read_or_create(
+        settings.data_dir / KEY_FILE, lambda: _pem(ec.generate_private_key(ec.SECP256R1()))
+    )
+    return _parse_key(made.decode())
 
 
 def public_key_b64(key: ec.EllipticCurvePrivateKey) -> str:
