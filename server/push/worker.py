@@ -162,7 +162,9 @@ class PushWorker:
         async with Sender(self.signer, self.concurrency, self.timeout) as sender:
             while not self._stopping:
                 try:
-                    room = self.concurrency - len(inflight)
+                    # What this worker holds (sending, or sent with the outcome not yet written) stays
+                    # within a window and a half: all a crash can ever make it send twice.
+                    room = min(self.concurrency, self.concurrency + half - len(results)) - len(inflight)
                     due = None
                     # Claim in halves of the window so claims stay few while sends overlap.
                     if room >= half:
