@@ -24,6 +24,11 @@ class Agency(Model):
     allow_self_approval = fields.BooleanField(null=True)
     # None: "I have read and understand the changes in release N."
     attestation = fields.TextField(null=True)
+    # The understanding check: a release with major changes and questions is answered before
+    # it can be acknowledged (server/guidance/questions.py).
+    require_check = fields.BooleanField(default=True, db_default=True)
+    # Each changed card is opened on the device before the attestation can be ticked.
+    require_open = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -45,6 +50,9 @@ class User(Model):
     password_hash = fields.CharField(max_length=200, null=True)
     active = fields.BooleanField(default=True, db_default=True)
     school = fields.CharField(max_length=200, null=True)
+    # Email about releases that do not require acknowledgment (the officer's choice on /alerts);
+    # required-acknowledgment notices and reminders are sent whatever this says.
+    email_optional = fields.BooleanField(default=True, db_default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -123,6 +131,8 @@ class Release(Model):
     )
     categories = fields.JSONField()
     flow = fields.JSONField()
+    # Practice scenarios built from the flow ([{id, title, situation, choices, ...}]); None before they existed.
+    scenarios = fields.JSONField(null=True)
     manifest_hash = fields.CharField(max_length=64)
 
     class Meta:
@@ -214,6 +224,8 @@ class Draft(Model):
     )
     # Card ids in their new order, or None to keep the order of the base release.
     order = fields.JSONField(null=True)
+    # The agency's practice scenarios as this draft leaves them, or None to keep the base release's.
+    scenarios = fields.JSONField(null=True)
     due_at = fields.DatetimeField(null=True)
     author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name=False, on_delete=fields.RESTRICT
@@ -252,6 +264,26 @@ class DraftCard(Model):
     class Meta:
         table = "draft_card"
         unique_together = (("draft", "card_id"),)
+
+
+class DraftQuestion(Model):
+    """A question of a draft's understanding check, about one card the draft changes."""
+
+    id = fields.IntField(primary_key=True)
+    draft: fields.ForeignKeyRelation[Draft] = fields.ForeignKeyField(
+        "models.Draft", related_name="questions", on_delete=fields.RESTRICT
+    )
+    position = fields.IntField()
+    card_id = fields.CharField(max_length=100)
+    text = fields.TextField()
+    choices = fields.JSONField()  # 2 to 4 answer texts
+    answer = fields.IntField()  # index of the right one in choices
+    explanation = fields.TextField()  # one line, shown after a wrong answer
+    passage = fields.TextField()  # words of the card that answer it, shown after a wrong answer
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "draft_question"
 
 
 class AuditEntry(Model):
@@ -319,6 +351,10 @@ class Acknowledgment(Model):
     # (server/ledger_signing.py); None for rows recorded before rows were signed.
     signature = fields.CharField(max_length=128, null=True)
     key_id = fields.CharField(max_length=16, null=True)
+    # Proof of reading: the changed cards opened on the device, [{card_id, hash, seconds}].
+    reading = fields.JSONField(null=True)
+    # SHA-256 binding the officer's check answers for this release (question hashes and tries).
+    check_hash = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "acknowledgment"
@@ -326,6 +362,58 @@ class Acknowledgment(Model):
         # Covers the supervisor dashboard's reads of one release: who acknowledged (pages, counts
         # per school) and when (the completion chart), from the index alone.
         indexes = (("agency_id", "release_id", "user_id", "received_at"),)
+
+
+class ReleaseQuestion(Model):
+    """A published question of a release's understanding check; immutable, like its release."""
+
+    id = fields.IntField(primary_key=True)
+    release: fields.ForeignKeyRelation[Release] = fields.ForeignKeyField(
+        "models.Release", related_name="questions", on_delete=fields.RESTRICT
+    )
+    position = fields.IntField()
+    card_id = fields.CharField(max_length=100)
+    text = fields.TextField()
+    choices = fields.JSONField()
+    answer = fields.IntField()
+    explanation = fields.TextField()
+    passage = fields.TextField()
+    # SHA-256 of the question's canonical content: answers are bound to the exact question asked.
+    hash = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "release_question"
+        unique_together = (("release", "position"),)
+
+
+class CheckAnswer(Model):
+    """An officer's answer to one question of a release's check: every try, the last one right."""
+
+    id = fields.IntField(primary_key=True)
+    agency: fields.ForeignKeyRelation[Agency] = fields.ForeignKeyField(
+        "models.Agency", related_name=False, on_delete=fields.RESTRICT
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, on_delete=fields.RESTRICT
+    )
+    release: fields.ForeignKeyRelation[Release] = fields.ForeignKeyField(
+        "models.Release", related_name=False, on_delete=fields.RESTRICT
+    )
+    question: fields.ForeignKeyRelation[ReleaseQuestion] = fields.ForeignKeyField(
+        "models.ReleaseQuestion", related_name="answers", on_delete=fields.RESTRICT
+    )
+    question_hash = fields.CharField(max_length=64)
+    uuid = fields.CharField(max_length=36)  # the device's submission (one per release): a resend is the same
+    tries = fields.JSONField()  # the choice indexes picked, in order
+    right_first_time = fields.BooleanField()
+    device_id = fields.CharField(max_length=64, null=True)
+    device_time = fields.DatetimeField(null=True)
+    received_at = fields.DatetimeField()
+
+    class Meta:
+        table = "check_answer"
+        unique_together = (("user", "question"),)
+        indexes = (("agency_id", "release_id", "question_id"),)
 
 
 class LedgerCheckpoint(Model):
@@ -442,3 +530,33 @@ class PushOutbox(Model):
 
     class Meta:
         table = "push_outbox"
+
+
+class EmailOutbox(Model):
+    """One email to one address, written in the transaction that causes it and drained by the mail worker."""
+
+    id = fields.IntField(primary_key=True)
+    agency: fields.ForeignKeyRelation[Agency] = fields.ForeignKeyField(
+        "models.Agency", related_name=False, on_delete=fields.RESTRICT
+    )
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
+    release: fields.ForeignKeyNullableRelation[Release] = fields.ForeignKeyField(
+        "models.Release", null=True, related_name=False, on_delete=fields.RESTRICT
+    )
+    to_address = fields.CharField(max_length=254)
+    kind = fields.CharField(max_length=16)  # invite | reset | release | reminder
+    subject = fields.CharField(max_length=300)
+    text = fields.TextField()
+    html = fields.TextField()
+    status = fields.CharField(max_length=8, default="pending")  # pending|sent|failed|replaced
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    last_error = fields.CharField(max_length=300, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "email_outbox"
+        indexes = (("status", "next_attempt_at"), ("release_id", "user_id"))
