@@ -17,8 +17,9 @@ VAPID header (RFC 8292), and sends nothing. What it does not do is done here, in
 - **The subject.** The package always writes `sub` as `mailto:` + an address, so
   FIELDGUIDE_VAPID_SUBJECT is a mailto: address (server/push/vapid.py checks it).
 
-Headers are built once per (origin, TTL, urgency, topic) and the same dict is handed to every
-request with those values: callers must not change it.
+Headers are built once per (origin, TTL, urgency, topic), as a dict and as the bytes of the
+request's header block (server/push/connections.py writes those), and the same objects are handed
+to every request with those values: callers must not change them.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class Wire:
         self.address = signer.subject.removeprefix("mailto:")
         self._push = WebPush(private_key=private, public_key=public, subscriber=self.address, expiration=TOKEN_LIFETIME)
         self._authorization: dict[Origin, tuple[float, str]] = {}
-        self._headers: dict[tuple, tuple[float, dict[str, str]]] = {}
+        self._headers: dict[tuple, tuple[float, dict[str, str], bytes]] = {}
 
     def authorization(self, origin: Origin, moment: float | None = None) -> tuple[float, str]:
         """(expiry, `vapid t=…, k=…`) for pushes to this origin, signed once per origin and lifetime."""
@@ -89,6 +90,13 @@ class Wire:
 
     def headers(self, endpoint: str, ttl: int, urgency: str, topic: str) -> dict[str, str]:
         """The request headers for a notice to this endpoint (shared: do not change the dict)."""
+        return self._cached(endpoint, ttl, urgency, topic)[1]
+
+    def head(self, endpoint: str, ttl: int, urgency: str, topic: str) -> bytes:
+        """The same headers as the lines of an HTTP/1.1 request (`Name: value` CRLF each)."""
+        return self._cached(endpoint, ttl, urgency, topic)[2]
+
+    def _cached(self, endpoint: str, ttl: int, urgency: str, topic: str) -> tuple[float, dict[str, str], bytes]:
         origin = origin_of(endpoint)
         key = (origin, ttl, urgency, topic)
         moment = time.time()
@@ -104,8 +112,9 @@ class Wire:
                 "Urgency": urgency,
                 "Topic": topic,
             }
-            cached = self._headers[key] = (expires, headers)
-        return cached[1]
+            block = "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("latin-1")
+            cached = self._headers[key] = (expires, headers, block)
+        return cached
 
     def encrypt(self, data: bytes, p256dh: str, auth: str) -> bytes:
         """The body for one subscription: `data` encrypted by the package (RFC 8291, aes128gcm).

@@ -84,7 +84,9 @@ def test_a_notice_shown_offline_waits_and_arrives_once_after_reconnecting(phone,
     page = ready_phone(phone, live_server, "officer2@demo.test")
     phone.set_offline(True)
     deliver(phone, page, live_server, kind="reminder")
-    until(page, lambda: page.evaluate(NOTIFICATIONS), what="the notification")
+    # Offline, Chromium may start the worker for the push event more slowly (the DevTools offline
+    # emulation attaches to the woken worker first): a longer wait, not a weaker check.
+    until(page, lambda: page.evaluate(NOTIFICATIONS), what="the notification shown offline", timeout=45.0)
     (waiting,) = until(page, lambda: page.evaluate(WAITING), what="the receipt queued on the phone")
     assert waiting["release"] == 1 and waiting["kind"] == "reminder"
     assert receipts_on_server(live_server, "officer2@demo.test") == []
