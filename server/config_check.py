@@ -12,7 +12,9 @@ from tortoise import connections
 
 from server import db
 from server.guidance.content import load_content
+from server.hosts import is_loopback
 from server.ledger_signing import SigningKeyError, parse_private_key
+from server.mail.config import MailConfigError, check_from, mail_enabled, parse_smtp_url
 from server.push.vapid import VapidError, _parse_key, check_subject
 from server.settings import Settings
 
@@ -43,21 +45,10 @@ class Finding:
         return f"{self.level.upper()}: {self.message}"
 
 
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def in_production(settings: Settings, layout: Layout) -> bool:
     """Whether these settings serve real people: said so, a public base URL, or PostgreSQL."""
     host = urlsplit(settings.base_url).hostname if settings.base_url else None
-    return layout.production or (host is not None and not _is_loopback(host)) or not settings.is_sqlite
+    return layout.production or (host is not None and not is_loopback(host)) or not settings.is_sqlite
 
 
 def check_base_url(settings: Settings, production: bool) -> list[Finding]:
@@ -72,11 +63,11 @@ def check_base_url(settings: Settings, production: bool) -> list[Finding]:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return [Finding(ERROR, f"FIELDGUIDE_BASE_URL {settings.base_url!r} is not an address: "
                                "set it like https://guide.example.org.")]
-    if parts.scheme != "https" and not _is_loopback(parts.hostname):
+    if parts.scheme != "https" and not is_loopback(parts.hostname):
         return [Finding(ERROR, f"FIELDGUIDE_BASE_URL {settings.base_url!r} is not https: service workers, Web Push "
                                "and Secure cookies need HTTPS; set FIELDGUIDE_BASE_URL=https://"
                                f"{parts.netloc} behind an HTTPS proxy.")]
-    if production and _is_loopback(parts.hostname):
+    if production and is_loopback(parts.hostname):
         return [Finding(WARNING, f"FIELDGUIDE_BASE_URL {settings.base_url!r} is this machine: links given to "
                                  "people will not open elsewhere; set it to the public https:// address.")]
     return []
@@ -137,6 +128,33 @@ def check_ledger_key(settings: Settings, layout: Layout) -> list[Finding]:
                                  "ledger key and rows signed with another machine's key fail `fieldguide ledger "
                                  "verify`; set the same key for every process.")]
     return []
+
+
+def check_mail(settings: Settings, production: bool) -> list[Finding]:
+    """Email: a readable SMTP URL, a From address, and a base URL for the links in messages."""
+    if not mail_enabled(settings):
+        if settings.mail_from.strip():
+            return [Finding(WARNING, "FIELDGUIDE_MAIL_FROM is set but FIELDGUIDE_SMTP_URL is not: no email is sent.")]
+        return []
+    found = []
+    try:
+        parse_smtp_url(settings.smtp_url)
+    except MailConfigError as exc:
+        found.append(Finding(ERROR, f"{exc} The servers would not start (docs/email.md)."))
+    if not settings.mail_from.strip():
+        found.append(Finding(ERROR, "FIELDGUIDE_MAIL_FROM is unset: with FIELDGUIDE_SMTP_URL set, emails need a From "
+                                    "address; set it like Field Guide <guide@agency.example.org>."))
+    else:
+        try:
+            check_from(settings.mail_from)
+        except MailConfigError as exc:
+            found.append(Finding(ERROR, str(exc)))
+    if not settings.base_url:
+        found.append(Finding(ERROR if production else WARNING,
+                             "FIELDGUIDE_BASE_URL is unset: emails about releases and reminders would carry no link "
+                             "(they are sent without a request to take an address from); set it to the public "
+                             "https:// address."))
+    return found
 
 
 def check_processes(settings: Settings, layout: Layout, production: bool) -> list[Finding]:
@@ -228,6 +246,7 @@ def check_settings(settings: Settings, layout: Layout) -> list[Finding]:
         + check_allowed_hosts(settings)
         + check_vapid(settings, layout, production)
         + check_ledger_key(settings, layout)
+        + check_mail(settings, production)
         + check_processes(settings, layout, production)
         + check_content(settings)
     )

@@ -172,6 +172,46 @@ class Settings:
             "that person's least recently used (the answer to turning alerts on says which).",
         },
     )
+    smtp_url: str = field(
+        default="",
+        metadata={
+            "env": "FIELDGUIDE_SMTP_URL",
+            "help": "Send email (invitations, password resets, releases needing acknowledgment, reminders) through "
+            "this server: smtp://user:password@host:port (STARTTLS when offered, required when signing in to a "
+            "host not on this machine; port 587 by default) or smtps://... (TLS from the start; port 465); "
+            "percent-encode special characters in the user and password (docs/email.md); "
+            "default: no email, admins copy links by hand.",
+        },
+    )
+    mail_from: str = field(
+        default="",
+        metadata={
+            "env": "FIELDGUIDE_MAIL_FROM",
+            "help": "The From address of every email (Field Guide <guide@agency.example.org>); needed with "
+            "FIELDGUIDE_SMTP_URL.",
+        },
+    )
+    mail_concurrency: int = field(
+        default=4,
+        metadata={
+            "env": "FIELDGUIDE_MAIL_CONCURRENCY",
+            "help": "SMTP connections one worker sends over at once (each sends several emails in turn).",
+        },
+    )
+    mail_max_attempts: int = field(
+        default=6,
+        metadata={
+            "env": "FIELDGUIDE_MAIL_MAX_ATTEMPTS",
+            "help": "Tries per email before it is marked failed (a refused address fails at once).",
+        },
+    )
+    mail_retry_base_ms: int = field(
+        default=60_000,
+        metadata={
+            "env": "FIELDGUIDE_MAIL_RETRY_BASE_MS",
+            "help": "First retry delay of an email in milliseconds; it doubles per try (with jitter, at most an hour).",
+        },
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":

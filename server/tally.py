@@ -169,9 +169,9 @@ async def differences(agency_id: int) -> dict[int, tuple[Tally, Tally]]:
     }
 
 
-async def rebuild(agency_id: int) -> None:
-    """Replace the agency's tallies with a recount (after a bulk load that bypassed the ledger)."""
-    conn = connections.get("default")
+async def rebuild(agency_id: int, conn=None) -> None:
+    """Replace the agency's tallies with a recount (after a bulk change that bypassed the ledger), in conn if given."""
+    conn = conn or connections.get("default")
     await conn.execute_query(
         f'DELETE FROM release_tally WHERE release_id IN (SELECT id FROM "release" WHERE agency_id = {int(agency_id)})'
     )

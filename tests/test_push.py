@@ -7,10 +7,11 @@ import stat
 
 import pytest
 
+from server.backoff import backoff
 from server.guidance import releases
 from server.models import Agency, PushOutbox, PushSubscription, Release, Role, User
 from server.push import outbox
-from server.push.sender import backoff, parse_retry_after
+from server.push.sender import parse_retry_after
 from server.push.vapid import (
     KEY_FILE,
     VapidError,

@@ -87,9 +87,12 @@ async def test_remind_pending_reaches_only_officers_who_have_not_acknowledged(ap
             f"/supervisor/releases/{release.number}/remind", data={"csrf_token": csrf_of(page.text)}
         )
         assert response.status_code == 303
-        assert response.headers["location"] == f"/supervisor/releases/{release.number}?reminded=1&unreachable=1"
+        assert response.headers["location"] == (
+            f"/supervisor/releases/{release.number}?reminded=1&pushed=1&emailed=0&unreachable=1"
+        )
         shown = await supervisor.get(response.headers["location"])
-        assert "Reminder sent to 1 officer. 1 has no device with alerts turned on." in shown.text
+        assert "Reminder sent to 1 officer: 1 by push, 0 by email." in shown.text
+        assert "1 could not be reached</strong>: no device with alerts turned on, and email is not set up" in shown.text
         refused = await supervisor.post(f"/supervisor/releases/{release.number}/remind", data={"csrf_token": "wrong"})
         assert refused.status_code == 403
 
@@ -102,7 +105,7 @@ async def test_remind_pending_reaches_only_officers_who_have_not_acknowledged(ap
     assert len(service.delivered(sam_phone["endpoint"])) == 1  # the release notice only
     assert await PushOutbox.filter(kind="reminder").count() == 1
     entry = await AuditEntry.get(action="push.remind")
-    assert entry.details == {"officers_pending": 2, "officers_reached": 1, "notices": 1}
+    assert entry.details == {"officers_pending": 2, "officers_reached": 1, "by_push": 1, "by_email": 0, "notices": 1}
 
     async with client_as(app, "officer@demo.test") as officer:
         page = await officer.get(f"/supervisor/releases/{release.number}")

@@ -11,7 +11,9 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from server import clock, tally
-from server.models import Agency, Invitation, Role, User
+from server.mail import outbox as mail_outbox
+from server.mail.config import Mail
+from server.models import Agency, Invitation, Role, Session, User
 from server.people import audit
 from server.people.auth import hash_password, revoke_user_sessions
 
@@ -88,29 +90,53 @@ def password_problem(password: str, confirm: str) -> str | None:
     return None
 
 
-async def _new_link(user: User, purpose: str, actor: User | None, days: int, conn) -> str:
+async def new_invitations(
+    user_ids: list[int], agency_id: int, actor: User | None, days: int, conn, purpose: str = "invite",
+    mail: Mail | None = None,
+) -> dict[int, str]:
+    """Single-use set-password links for these people of one agency, in bulk; returns {user id: token}.
+
+    mail: when email is set up, each link is also emailed to its person (written to the outbox in
+    this same transaction).
+    """
+    if not user_ids:
+        return {}
     # One open link per person: a new one replaces any earlier link not yet used.
     moment = clock.now()
-    await Invitation.filter(user_id=user.id, used_at__isnull=True, expires_at__gt=moment).using_db(conn).update(
+    await Invitation.filter(user_id__in=user_ids, used_at__isnull=True, expires_at__gt=moment).using_db(conn).update(
         expires_at=moment
     )
-    token = secrets.token_urlsafe(32)
-    await Invitation.create(
-        agency_id=user.agency_id,
-        user_id=user.id,
-        purpose=purpose,
-        token_hash=token_hash(token),
-        created_by_id=actor.id if actor else None,
-        expires_at=moment + timedelta(days=days),
+    tokens = {user_id: secrets.token_urlsafe(32) for user_id in user_ids}
+    await Invitation.bulk_create(
+        [
+            Invitation(
+                agency_id=agency_id,
+                user_id=user_id,
+                purpose=purpose,
+                token_hash=token_hash(token),
+                created_by_id=actor.id if actor else None,
+                expires_at=moment + timedelta(days=days),
+            )
+            for user_id, token in tokens.items()
+        ],
+        batch_size=500,
         using_db=conn,
     )
-    return token
+    if mail is not None:
+        paths = {user_id: invitation_path(token) for user_id, token in tokens.items()}
+        await mail_outbox.enqueue_links(agency_id, purpose, paths, days, mail, conn)
+    return tokens
+
+
+async def _new_link(user: User, purpose: str, actor: User | None, days: int, conn, mail: Mail | None = None) -> str:
+    return (await new_invitations([user.id], user.agency_id, actor, days, conn, purpose, mail))[user.id]
 
 
 async def invite(
-    agency: Agency, actor: User | None, email: str, name: str, role: str, school: str, days: int
+    agency: Agency, actor: User | None, email: str, name: str, role: str, school: str, days: int,
+    mail: Mail | None = None,
 ) -> tuple[User, str]:
-    """A new user with no password yet and a single-use link to set one; returns (user, token)."""
+    """A new user with no password yet and a single-use link to set one (emailed too, with mail); returns (user, token)."""
     email = check_email(email)
     name = check_name(name)
     role_value = check_role(role)
@@ -129,7 +155,7 @@ async def invite(
             )
         except IntegrityError:
             raise taken from None  # the same email invited at the same moment
-        token = await _new_link(user, "invite", actor, days, conn)
+        token = await _new_link(user, "invite", actor, days, conn, mail)
         await audit.record(
             agency.id,
             actor,
@@ -141,13 +167,13 @@ async def invite(
     return user, token
 
 
-async def new_link(actor: User | None, user: User, days: int) -> str:
-    """A fresh set-password link: an invitation again if none was used yet, else a reset."""
+async def new_link(actor: User | None, user: User, days: int, mail: Mail | None = None) -> str:
+    """A fresh set-password link: an invitation again if none was used yet, else a reset (emailed too, with mail)."""
     if not user.active:
         raise AccountError("Reactivate this account before giving them a new link.")
     purpose = "reset" if user.password_hash else "invite"
     async with in_transaction() as conn:
-        token = await _new_link(user, purpose, actor, days, conn)
+        token = await _new_link(user, purpose, actor, days, conn, mail)
         await audit.record(
             user.agency_id,
             actor,
@@ -228,16 +254,22 @@ async def deactivate(actor: User, user: User) -> int:
         raise AccountError(f"{user.name} is deactivated already.")
     async with in_transaction() as conn:
         await tally.person_changing(conn, user.id, active=False)
-        await User.filter(id=user.id).using_db(conn).update(active=False)
-        ended = await revoke_user_sessions(user)
-        moment = clock.now()
-        await Invitation.filter(user_id=user.id, used_at__isnull=True, expires_at__gt=moment).using_db(conn).update(
-            expires_at=moment
-        )
+        ended = await deactivate_many([user.id], conn)
         await audit.record(
             user.agency_id, actor, "user.deactivate", user.email, details={"sessions_ended": ended}, connection=conn
         )
     user.active = False
+    return ended
+
+
+async def deactivate_many(user_ids: list[int], conn) -> int:
+    """Turn these accounts off in a transaction (tallies and audit are the caller's): sessions and open links end."""
+    moment = clock.now()
+    await User.filter(id__in=user_ids).using_db(conn).update(active=False)
+    ended = await Session.filter(user_id__in=user_ids, revoked_at__isnull=True).using_db(conn).update(revoked_at=moment)
+    await Invitation.filter(user_id__in=user_ids, used_at__isnull=True, expires_at__gt=moment).using_db(conn).update(
+        expires_at=moment
+    )
     return ended
 
 

@@ -6,11 +6,12 @@ check is strict, and the same for storing a subscription and for sending to one 
 
 from __future__ import annotations
 
-import ipaddress
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from server.errors import Invalid
+from server.hosts import is_loopback
 from server.settings import Settings
 
 # The browsers' own push services (a host or any host under it). Anything else would let a
@@ -29,22 +30,29 @@ _NETLOC = re.compile(r"(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
-def extra_hosts(settings: Settings) -> set[str]:
+@lru_cache(maxsize=8)
+def _extra_hosts(setting: str) -> frozenset[str]:
     """FIELDGUIDE_PUSH_EXTRA_HOSTS as a set of lower-case hosts."""
-    return {h.strip().lower().strip("[]") for h in settings.push_extra_hosts.split(",") if h.strip()}
+    return frozenset(h.strip().lower().strip("[]") for h in setting.split(",") if h.strip())
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+class _Host:
+    """What the rules say of one host, worked out once per host (a fan-out sends to a few)."""
+
+    __slots__ = ("valid", "listed", "local", "known")
+
+    def __init__(self, host: str, extra: str):
+        self.valid = _valid_hostname(host)
+        self.listed = host in _extra_hosts(extra)
+        self.local = self.listed and is_loopback(host)
+        self.known = any(host == known or host.endswith("." + known) for known in KNOWN_PUSH_HOSTS)
+
+
+_host = lru_cache(maxsize=1024)(_Host)
 
 
 def _valid_hostname(host: str) -> bool:
-    if _is_loopback(host):
+    if is_loopback(host):
         return True
     labels = host.split(".")
     if len(host) > 253 or len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
@@ -82,16 +90,15 @@ def parse_endpoint(raw: object, settings: Settings, field: str = "endpoint") -> 
         raise refuse("must name a host, with no user name or password.")
     if parts.fragment or "#" in raw:
         raise refuse("must not have a fragment (#).")
-    host = netloc["host"].lower().strip("[]")
-    if not _valid_hostname(host):
+    rules = _host(netloc["host"].lower().strip("[]"), settings.push_extra_hosts)
+    if not rules.valid:
         raise refuse("must name a valid host.")
-    listed = host in extra_hosts(settings)
-    local = listed and _is_loopback(host)
+    local = rules.local
     if parts.scheme != "https" and not (parts.scheme == "http" and local):
         raise refuse("must be an https URL.")
     port = netloc["port"]
     if port is not None and not (local and 1 <= int(port) <= 65535):
         raise refuse("must use the push service's default port.")
-    if not listed and not any(host == known or host.endswith("." + known) for known in KNOWN_PUSH_HOSTS):
+    if not rules.listed and not rules.known:
         raise refuse("is not a push service this server sends to.")
     return raw

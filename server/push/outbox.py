@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import cache, lru_cache
 
 from tortoise import connections
@@ -215,6 +215,7 @@ class ReminderCount:
     notices: int
     officers_reached: int
     officers_without_device: int
+    user_ids: frozenset[int] = frozenset()  # the officers reached
 
 
 async def enqueue_reminders(release: Release, users: list[User], connection=None) -> ReminderCount:
@@ -237,7 +238,7 @@ async def enqueue_reminders(release: Release, users: list[User], connection=None
         if rows:
             await announce(conn)
         reached = {r["user_id"] for r in rows}
-        return ReminderCount(len(rows), len(reached), len(users) - len(reached))
+        return ReminderCount(len(rows), len(reached), len(users) - len(reached), frozenset(reached))
 
     return await within(go, connection)
 
@@ -304,7 +305,7 @@ async def next_due() -> datetime | None:
     if not rows:
         return None
     value = rows[0]["next_attempt_at"]
-    return _aware(datetime.fromisoformat(value) if isinstance(value, str) else value)  # SQLite: text
+    return clock.stored_time(value)  # SQLite: text
 
 
 async def claim(limit: int, lease_seconds: int) -> list[Claimed]:
@@ -344,14 +345,11 @@ def _claimed(row: dict) -> Claimed:
         urgency=row["urgency"],
         ttl=row["ttl"],
         attempts=row["attempts"],
-        created_at=_aware(datetime.fromisoformat(created) if isinstance(created, str) else created),
+        created_at=clock.stored_time(created),
         p256dh=row["p256dh"],
         auth=row["auth"],
     )
 
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 async def release_claims(ids: list[int]) -> None:

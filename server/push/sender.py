@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-import aiohttp
-
+from server.push.connections import Connections, ProtocolError, target_of
 from server.push.vapid import VapidSigner
 from server.push.wire import Wire
 
-MAX_BACKOFF = 3600.0
 REASON_CHARS = 300
 
 
@@ -43,16 +40,6 @@ def parse_retry_after(value: str | None, moment: datetime | None = None) -> floa
     return max(0.0, (when - moment).total_seconds())
 
 
-def backoff(attempts: int, base: float, retry_after: float | None, rng=random.random) -> float:
-    """Seconds before the next try: exponential in tries made, with jitter, never under Retry-After."""
-    ceiling = min(MAX_BACKOFF, base * 2 ** max(0, attempts - 1))
-    # Jitter spreads the retries of a whole fan-out that failed at once.
-    delay = ceiling * (0.5 + 0.5 * rng())
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, 86400.0))
-    return delay
-
-
 def classify(status: int, reason: str, retry_after: str | None) -> Answer:
     """Map a push service's status to what the outbox does next."""
     if status in (200, 201, 202):
@@ -69,7 +56,7 @@ def classify(status: int, reason: str, retry_after: str | None) -> Answer:
 
 
 class Sender:
-    """Encrypts (RFC 8291) and sends notices; one pooled HTTP session for a worker's life.
+    """Encrypts (RFC 8291) and sends notices over a worker's kept-alive connections (connections.py).
 
     Connections to a push service are kept alive and reused (at most `concurrency` open), so a
     fan-out opens a handful of connections per push-service origin, not one per notice.
@@ -78,25 +65,17 @@ class Sender:
     def __init__(self, signer: VapidSigner, concurrency: int, timeout: float):
         self.wire = Wire(signer)
         self.concurrency = concurrency
-        self.timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
-        self.session: aiohttp.ClientSession | None = None
+        self.timeout = timeout
+        self.connections: Connections | None = None
 
     async def __aenter__(self) -> "Sender":
-        connector = aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300, keepalive_timeout=60)
-        # No cookies and no decompression: push services set neither, and both cost per request.
-        self.session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=self.timeout,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent",),
-        )
+        self.connections = Connections(self.concurrency, connect_timeout=min(self.timeout, 10.0))
         return self
 
     async def __aexit__(self, *exc) -> None:
-        if self.session is not None:
-            await self.session.close()
-            self.session = None
+        if self.connections is not None:
+            await self.connections.close()
+            self.connections = None
 
     async def send(
         self, endpoint: str, p256dh: str, auth: str, data: bytes, *, ttl: int, urgency: str, topic: str
@@ -104,17 +83,11 @@ class Sender:
         """Send one encrypted notice and classify the answer (never raises for push-service trouble)."""
         # Keys that do not encrypt raise here: the worker counts that as a failed try, as any error.
         body = self.wire.encrypt(data, p256dh, auth)
-        headers = self.wire.headers(endpoint, ttl, urgency, topic)
+        head = self.wire.head(endpoint, ttl, urgency, topic)
         try:
-            async with self.session.post(endpoint, data=body, headers=headers) as response:
-                await response.read()  # the connection goes back to the pool for the next notice
-                return classify(response.status, response.reason or "", response.headers.get("Retry-After"))
+            response = await self.connections.post(target_of(endpoint), head, body, self.timeout)
         except TimeoutError:
             return Answer("retry", None, "timed out waiting for the push service")
-        except aiohttp.ClientError as exc:
+        except (OSError, ProtocolError) as exc:
             return Answer("retry", None, f"could not reach the push service ({type(exc).__name__})")
-
-
-def retry_time(attempts: int, base_seconds: float, retry_after: float | None) -> datetime:
-    """When a notice that failed after `attempts` tries is due again."""
-    return datetime.now(timezone.utc) + timedelta(seconds=backoff(attempts, base_seconds, retry_after))
+        return classify(response.status, response.reason, response.retry_after)

@@ -4,12 +4,12 @@ and "delivered but not acknowledged" can be told apart)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from tortoise.functions import Max, Min
 
-from server.models import Device, PushOutbox, PushSubscription
+from server.models import Device, EmailOutbox, PushOutbox, PushSubscription
 from server.push.receipts import first_shown, shown_per_release
 
 _BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("CriOS/", "Chrome"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
@@ -21,6 +21,49 @@ def device_label(user_agent: str) -> str:
     browser = next((name for key, name in _BROWSERS if key in user_agent), "Browser")
     system = next((name for key, name in _SYSTEMS if key in user_agent), "")
     return f"{browser} on {system}" if system else browser
+
+
+@dataclass
+class EmailStep:
+    """The email channel for one officer and release: sent, sending, failed, replaced or none."""
+
+    state: str = "none"
+    at: datetime | None = None
+    reason: str | None = None
+
+    def add(self, status: str, sent_at: datetime | None, reason: str | None) -> None:
+        """Take in one email row of this officer and release (the release's, or a reminder)."""
+        state = "sending" if status == "pending" else status
+        if state == "sent":
+            # Reached once is reached: the first email sent is when.
+            self.at = min(filter(None, (self.at, sent_at)), default=None)
+        if _EMAIL_RANK.get(state, 0) > _EMAIL_RANK[self.state]:
+            self.state, self.reason = state, reason
+        elif state == self.state and reason:
+            self.reason = reason
+
+    @property
+    def label(self) -> str:
+        """The channel in words for the ladder."""
+        return {
+            "sent": "Emailed",
+            "sending": "Email: sending" + (f" (retrying: {self.reason})" if self.reason else ""),
+            "failed": f"Email failed: {self.reason}" if self.reason else "Email failed",
+            "replaced": "Email not sent: a newer release's took its place",
+            "none": "No email",
+        }[self.state]
+
+
+# The better news wins: an email sent says the officer was reached, whatever else failed.
+_EMAIL_RANK = {"sent": 4, "sending": 3, "failed": 2, "replaced": 1, "none": 0}
+
+
+class Ladder(list):
+    """The delivery steps [(key, label, when, reached)], with the email channel beside them in `.email`."""
+
+    def __init__(self, steps, email: EmailStep):
+        super().__init__(steps)
+        self.email = email
 
 
 @dataclass
@@ -38,16 +81,17 @@ class PushStatus:
     # sync holds it, or a later release); "sent" is release_delivered_at, "acknowledged" the row's.
     shown_at: datetime | None = None
     synced_at: datetime | None = None
+    email: EmailStep = field(default_factory=EmailStep)
 
-    def ladder(self, acknowledged_at: datetime | None = None) -> list[tuple[str, str, datetime | None, bool]]:
-        """The steps of the release's delivery: (key, label, when, reached), in order."""
+    def ladder(self, acknowledged_at: datetime | None = None) -> Ladder:
+        """The steps of the release's delivery: (key, label, when, reached), in order, and `.email`."""
         steps = (
             ("sent", "Sent to the push service", self.release_delivered_at),
             ("shown", "Shown on the phone", self.shown_at),
             ("synced", "Synced", self.synced_at),
             ("acknowledged", "Acknowledged", acknowledged_at),
         )
-        return [(key, label, at, at is not None) for key, label, at in steps]
+        return Ladder([(key, label, at, at is not None) for key, label, at in steps], self.email)
 
     @property
     def state(self) -> str:
@@ -120,6 +164,13 @@ async def push_statuses(
                 s.last_failure = row["last_error"] or s.last_failure
         for user_id, at in (await first_shown(agency_id, user_ids, release_id)).items():
             statuses.setdefault(user_id, PushStatus()).shown_at = at
+        emails = (
+            await EmailOutbox.filter(user_id__in=user_ids, agency_id=agency_id, release_id=release_id)
+            .order_by("id")
+            .values("user_id", "status", "sent_at", "last_error")
+        )
+        for row in emails:
+            statuses.setdefault(row["user_id"], PushStatus()).email.add(row["status"], row["sent_at"], row["last_error"])
     if release_number is not None:
         synced = (
             await Device.filter(user_id__in=user_ids, user__agency_id=agency_id, release_number__gte=release_number)
@@ -169,7 +220,7 @@ async def person_alerts(user_id: int) -> dict:
 async def release_ladders(agency_id: int, user_id: int, releases: dict[int, int]) -> dict[int, PushStatus]:
     """One officer's delivery ladder per release (releases: id -> number), keyed by release number.
 
-    Three reads whatever the number of releases: the notices sent, the receipts, the devices.
+    Four reads whatever the number of releases: the notices sent, the emails, the receipts, the devices.
     """
     ladders = {number: PushStatus() for number in releases.values()}
     if not releases:
@@ -182,6 +233,13 @@ async def release_ladders(agency_id: int, user_id: int, releases: dict[int, int]
     )
     for row in sent:
         ladders[releases[row["release_id"]]].release_delivered_at = row["first"]
+    emails = (
+        await EmailOutbox.filter(user_id=user_id, agency_id=agency_id, release_id__in=list(releases))
+        .order_by("id")
+        .values("release_id", "status", "sent_at", "last_error")
+    )
+    for row in emails:
+        ladders[releases[row["release_id"]]].email.add(row["status"], row["sent_at"], row["last_error"])
     for release_id, at in (await shown_per_release(agency_id, user_id)).items():
         if release_id in releases:
             ladders[releases[release_id]].shown_at = at

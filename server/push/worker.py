@@ -8,12 +8,15 @@ import signal
 from datetime import datetime, timedelta
 
 from server import clock, db
+from server.backoff import retry_time
 from server.errors import Invalid
+from server.mail.config import mail_enabled
+from server.mail.worker import MailWorker
 from server.push import outbox
 from server.push.endpoints import parse_endpoint
 from server.push.listener import WakeListener
 from server.push.outbox import Claimed, Settled
-from server.push.sender import REASON_CHARS, Answer, Sender, retry_time
+from server.push.sender import REASON_CHARS, Answer, Sender
 from server.push.vapid import VapidSigner
 from server.settings import Settings
 
@@ -218,10 +221,22 @@ async def run_standalone(settings: Settings, until_empty: bool = False) -> dict[
     try:
         await db.ensure_current(settings)
         worker = PushWorker(settings)
+        # Email goes out from wherever push notices do, when it is set up.
+        mailer = MailWorker(settings) if mail_enabled(settings) else None
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            asyncio.ensure_future(worker.stop())
+            if mailer is not None:
+                asyncio.ensure_future(mailer.stop())
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(worker.stop()))
+            loop.add_signal_handler(sig, stop)
         print(f"Push worker started (up to {worker.concurrency} notices at once).", flush=True)
-        return await worker.run(until_empty=until_empty)
+        if mailer is None:
+            return await worker.run(until_empty=until_empty)
+        print(f"Mail worker started (up to {mailer.concurrency} SMTP connections).", flush=True)
+        pushed, mailed = await asyncio.gather(worker.run(until_empty=until_empty), mailer.run(until_empty=until_empty))
+        return {**pushed, **{f"email {k}": n for k, n in mailed.items()}}
     finally:
         await db.close_db()

@@ -78,7 +78,7 @@ class BodyLimit:
         if length is not None:
             size = whole_number(length.decode("latin-1"))
             if size is None or size > self.max_bytes:  # a length that is no number is refused too
-                return await self._too_large(scope, send)
+                return await self._too_large(scope, receive, send)
         received = 0
 
         async def limited_receive() -> Message:
@@ -93,11 +93,20 @@ class BodyLimit:
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await self._too_large(scope, send)
+            await self._too_large(scope, receive, send)
 
-    async def _too_large(self, scope: Scope, send: Send) -> None:
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         import json
 
+        accept = dict(scope.get("headers", [])).get(b"accept", b"")
+        if "app" in scope and b"text/html" in accept and not scope.get("path", "").startswith("/api/"):
+            # A browser's form (a file upload) gets a page it can show, not JSON.
+            message = (
+                f"What you sent is too large: at most {self.max_bytes:,} bytes can be sent at once. "
+                "Go back and send less (split a large file into parts)."
+            )
+            response = await http_error(Request(scope), ApiError(413, message))
+            return await response(scope, receive, send)
         body = json.dumps(error_body(413, f"Request bodies are limited to {self.max_bytes} bytes.")).encode()
         await send(
             {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import urlsplit
 
@@ -10,8 +9,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from server import clock
+from server.hosts import is_loopback
+from server.mail.config import mail_enabled, mail_for
 from server.models import Invitation, Role, User
-from server.people import accounts
+from server.people import accounts, roster
+from server.push.runtime import wake_senders
 from server.web.errors import ApiError
 from server.web.views.common import page, require_csrf, signed_in
 
@@ -36,15 +38,6 @@ NO_BASE_URL = (
 HOST_HEADER = re.compile(r"^(?:[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]{2,45}\])(?::[0-9]{1,5})?$")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def link_base(request: Request) -> str | None:
     """Where set-password links point, or None when this request cannot say.
 
@@ -62,7 +55,7 @@ def link_base(request: Request) -> str | None:
         return None
     host = urlsplit("//" + header).hostname or ""
     allowed = {h.strip().strip("[]").lower() for h in settings.allowed_hosts.split(",") if h.strip()}
-    if host in allowed or _is_loopback(host) or not settings.secure_cookies:
+    if host in allowed or is_loopback(host) or not settings.secure_cookies:
         return f"{request.url.scheme}://{header}"
     return None
 
@@ -71,6 +64,11 @@ def link_url(request: Request, token: str) -> str | None:
     """The full set-password address to hand to a person, or None when links cannot be made here."""
     base = link_base(request)
     return base + accounts.invitation_path(token) if base else None
+
+
+def _mail(request: Request):
+    """What invitations need to be emailed (links from link_base), or None when email is not set up."""
+    return mail_for(request.app.state.settings, link_base(request))
 
 
 async def _person(request: Request, admin: User) -> User:
@@ -93,7 +91,10 @@ async def _link_states(agency_id: int) -> dict[int, str]:
     return states
 
 
-async def _users_page(request: Request, admin: User, form: dict | None = None, error=None, status: int = 200):
+async def users_page(
+    request: Request, admin: User, form: dict | None = None, error=None, status: int = 200, roster_error=None
+):
+    """The people page: error for the invitation form, roster_error for the roster import (either re-rendered)."""
     school = request.query_params.get("school") or ""
     query = User.filter(agency_id=admin.agency_id)
     if school:
@@ -112,6 +113,9 @@ async def _users_page(request: Request, admin: User, form: dict | None = None, e
             "error": error,
             "days": request.app.state.settings.invitation_days,
             "no_links": None if link_base(request) else NO_BASE_URL,
+            "email_on": mail_enabled(request.app.state.settings),
+            "roster_error": roster_error,
+            "roster_limits": {"bytes": roster.MAX_BYTES, "rows": roster.MAX_ROWS},
         },
         status_code=status,
     )
@@ -120,7 +124,7 @@ async def _users_page(request: Request, admin: User, form: dict | None = None, e
 async def users(request: Request) -> Response:
     """Everyone in the agency (optionally of one school) and the invitation form."""
     _, admin = await signed_in(request, ADMIN)
-    return await _users_page(request, admin)
+    return await users_page(request, admin)
 
 
 def _link_page(request: Request, person: User, token: str, purpose: str) -> Response:
@@ -128,7 +132,13 @@ def _link_page(request: Request, person: User, token: str, purpose: str) -> Resp
     response = page(
         request,
         "views/admin/link.html",
-        {"person": person, "url": link_url(request, token), "purpose": purpose, "days": days},
+        {
+            "person": person,
+            "url": link_url(request, token),
+            "purpose": purpose,
+            "days": days,
+            "emailed": person.email if mail_enabled(request.app.state.settings) else None,
+        },
     )
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -141,7 +151,7 @@ async def invite(request: Request) -> Response:
     values = {k: str(form.get(k, "")) for k in ("email", "name", "role", "school")}
     if link_base(request) is None:
         # Refused before anything is written: the form keeps what was typed.
-        return await _users_page(request, admin, values, accounts.AccountError(NO_BASE_URL), 400)
+        return await users_page(request, admin, values, accounts.AccountError(NO_BASE_URL), 400)
     try:
         person, token = await accounts.invite(
             await admin.agency,
@@ -151,9 +161,11 @@ async def invite(request: Request) -> Response:
             values["role"],
             values["school"],
             request.app.state.settings.invitation_days,
+            mail=_mail(request),
         )
     except accounts.AccountError as exc:
-        return await _users_page(request, admin, values, exc, 400)
+        return await users_page(request, admin, values, exc, 400)
+    wake_senders(request.app)
     return _link_page(request, person, token, "invite")
 
 
@@ -172,6 +184,7 @@ async def _person_page(request: Request, admin: User, person: User, error=None, 
             "done": done,
             "link_state": (await _link_states(admin.agency_id)).get(person.id),
             "no_links": None if link_base(request) else NO_BASE_URL,
+            "email_on": mail_enabled(request.app.state.settings),
         },
         status_code=status,
     )
@@ -237,7 +250,8 @@ async def new_link(request: Request) -> Response:
     async def act(admin, person) -> Response:
         if link_base(request) is None:
             return await _person_page(request, admin, person, accounts.AccountError(NO_BASE_URL), status=400)
-        token = await accounts.new_link(admin, person, request.app.state.settings.invitation_days)
+        token = await accounts.new_link(admin, person, request.app.state.settings.invitation_days, _mail(request))
+        wake_senders(request.app)
         return _link_page(request, person, token, "reset" if person.password_hash else "invite")
 
     return await _person_action(request, act)

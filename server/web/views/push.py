@@ -7,10 +7,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from server import clock
 from server.acknowledgments import dashboard
+from server.mail.config import mail_enabled, mail_for
 from server.models import PushSubscription, Release, Role, User
 from server.params import parse_device_id
-from server.people import audit
-from server.push.outbox import enqueue_reminders
+from server.push import remind
+from server.push.runtime import wake_senders
 from server.push.status import device_label
 from server.push.subscriptions import (
     dropped_message,
@@ -68,9 +69,16 @@ async def unsubscribe(request: Request) -> Response:
     return Response(status_code=204, headers=NO_STORE)
 
 
-async def alerts(request: Request) -> Response:
-    """The alerts page: turn alerts on or off on this device; the devices that get them."""
-    _, user = await signed_in(request)
+# The answers of the email form on /alerts: "yes" keeps email about releases that need no acknowledgment.
+EMAIL_CHOICES = {"yes": True, "no": False}
+EMAIL_SAVED = {
+    "yes": "Saved: you also get email about releases that need no acknowledgment.",
+    "no": "Saved: no more email about releases that need no acknowledgment. Releases you must acknowledge, "
+    "and reminders about them, still come by email.",
+}
+
+
+async def _alerts_page(request: Request, user: User, error: str | None = None, status: int = 200) -> Response:
     devices = [
         {
             "name": device_label(d.user_agent),
@@ -81,7 +89,38 @@ async def alerts(request: Request) -> Response:
         }
         for d in await PushSubscription.filter(user_id=user.id).order_by("-created_at")
     ]
-    return page(request, "views/alerts.html", {"devices": devices})
+    saved = request.query_params.get("saved", "")
+    return page(
+        request,
+        "views/alerts.html",
+        {
+            "devices": devices,
+            "email_on": mail_enabled(request.app.state.settings),
+            "email_address": user.email,
+            "email_optional": user.email_optional,
+            "gets_release_email": user.role == Role.OFFICER,
+            "saved": EMAIL_SAVED.get(saved) if not error else None,
+            "error": error,
+        },
+        status_code=status,
+    )
+
+
+async def alerts(request: Request) -> Response:
+    """The alerts page: which channels reach this person, push on this device, and the email choice."""
+    _, user = await signed_in(request)
+    return await _alerts_page(request, user)
+
+
+async def email_choice(request: Request) -> Response:
+    """POST /alerts/email: keep or stop email about releases that need no acknowledgment (works without JS)."""
+    form = await require_csrf(request)
+    _, user = await signed_in(request)
+    choice = str(form.get("optional", ""))
+    if choice not in EMAIL_CHOICES:
+        return await _alerts_page(request, user, "Choose whether to get these emails, then save.", 400)
+    await User.filter(id=user.id, agency_id=user.agency_id).update(email_optional=EMAIL_CHOICES[choice])
+    return RedirectResponse(f"/alerts?saved={choice}#email", status_code=303)
 
 
 async def _pending_officers(user: User, number: int) -> tuple[Release, list[User]]:
@@ -98,28 +137,15 @@ async def _pending_officers(user: User, number: int) -> tuple[Release, list[User
 
 
 async def remind_pending(request: Request) -> Response:
-    """Send a reminder to every officer who has not acknowledged a release (supervisors, admins)."""
+    """Remind every officer who has not acknowledged a release, by push and email (supervisors, admins)."""
     await require_csrf(request, roles={Role.SUPERVISOR, Role.ADMIN})
     _, user = await signed_in(request)
     number = request.path_params["number"]
     release, officers = await _pending_officers(user, number)
-    count = await enqueue_reminders(release, officers)
-    await audit.record(
-        user.agency_id,
-        user,
-        "push.remind",
-        f"release {number}",
-        details={
-            "officers_pending": len(officers),
-            "officers_reached": count.officers_reached,
-            "notices": count.notices,
-        },
-    )
-    worker = getattr(request.app.state, "push_worker", None)
-    if worker is not None:
-        worker.wake()
+    result = await remind.remind_pending(release, officers, user, mail_for(request.app.state.settings))
+    wake_senders(request.app)
     return RedirectResponse(
-        f"/supervisor/releases/{number}?reminded={count.officers_reached}"
-        f"&unreachable={count.officers_without_device}",
+        f"/supervisor/releases/{number}?reminded={result.reached}&pushed={result.by_push}"
+        f"&emailed={result.by_email}&unreachable={result.unreached}",
         status_code=303,
     )
