@@ -14,6 +14,7 @@ from server.acknowledgments.sync import RecentSyncs
 from server.errors import DomainError
 from server.guidance.provenance import load_passages
 from server.guidance.releases import ReleaseCache
+from server.guidance.scenarios import base_scenarios
 from server.push.runtime import push_runtime
 from server.settings import Settings
 from server.web.errors import (
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.assets = assets
     app.state.templates = make_templates(settings.pwa_dir, assets)
     app.state.fragments = Fragments(app.state.templates, load_passages(settings.content_dir))
-    app.state.releases = ReleaseCache()
+    app.state.releases = ReleaseCache(base_scenarios=base_scenarios(settings.content_dir))
     app.state.recent_syncs = RecentSyncs()  # per process: what each device's last check recorded
     app.state.sync_answers = SyncAnswers()  # per process: sync 200s by held and current release
     app.state.openapi = openapi_schema()

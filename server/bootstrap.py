@@ -40,8 +40,8 @@ async def load_base_content(settings: Settings) -> list[str]:
     return await sync_base_content(content)
 
 
-async def base_release_parts(settings: Settings) -> tuple[list[dict], list[dict], dict]:
-    """The base cards (as stored), categories and flow, for an agency's first release."""
+async def base_release_parts(settings: Settings) -> tuple[list[dict], list[dict], dict, list[dict]]:
+    """The base cards (as stored), categories, flow and practice scenarios, for an agency's first release."""
     content = load_content(settings.content_dir)
     rows = await BaseCard.all().order_by("position").prefetch_related("version")
     cards = []
@@ -51,12 +51,12 @@ async def base_release_parts(settings: Settings) -> tuple[list[dict], list[dict]
             {"id": s["id"], "label": s["label"], "text": s["text"]} for s in data["local_policy"]
         ]
         cards.append(data)
-    return cards, content.categories, content.flow
+    return cards, content.categories, content.flow, content.scenarios
 
 
 async def create_agency(settings: Settings, slug: str, name: str) -> Agency:
     """A new agency whose release 1 is the NASRO base guidance."""
-    cards, categories, flow = await base_release_parts(settings)
+    cards, categories, flow, scenarios = await base_release_parts(settings)
     async with in_transaction() as conn:
         agency = await Agency.create(slug=slug, name=name, using_db=conn)
         await publish_release(
@@ -67,6 +67,7 @@ async def create_agency(settings: Settings, slug: str, name: str) -> Agency:
             "NASRO base guidance (2015 position statement).",
             requires_ack=True,
             base_hashes={card["id"]: content_hash(card) for card in cards},
+            scenarios=scenarios,
             connection=conn,
         )
     return agency

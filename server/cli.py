@@ -109,7 +109,8 @@ def cmd_content_check(args, settings: Settings) -> int:
         return 1
     outcomes = sum(1 for n in content.flow["nodes"].values() if "outcome" in n)
     print(
-        f"OK: {len(content.cards)} cards, {len(content.categories)} categories, {outcomes} flow outcomes; "
+        f"OK: {len(content.cards)} cards, {len(content.categories)} categories, {outcomes} flow outcomes, "
+        f"{len(content.scenarios)} practice scenarios; "
         f"longest flow path {longest_flow_path(content.flow)} taps from home."
     )
     counts = tie_counts(content)
@@ -131,9 +132,18 @@ def _print_link(args, settings: Settings, user: User, token: str) -> None:
         f"(expires in {settings.invitation_days} days; give it only to them):\n"
         f"  {_link_url(args, settings, token)}"
     )
+    if _cli_mail(args, settings) is not None:
+        print(f"It is also emailed to {user.email} (sent by a running server or `fieldguide push-worker`).")
 
 
-async def _create_user(settings: Settings, agency: Agency, email, name, role: Role, password, school=None):
+def _cli_mail(args, settings: Settings):
+    """Email for links made here when SMTP is set; links in it only from --base-url or FIELDGUIDE_BASE_URL."""
+    from server.mail.config import mail_for
+
+    return mail_for(settings, getattr(args, "base_url", None) or settings.base_url)
+
+
+async def _create_user(settings: Settings, agency: Agency, email, name, role: Role, password, school=None, mail=None):
     """A user made from the command line, audited; with a set-password token when no password is given."""
     problem = accounts.password_problem(password, password) if password else None
     if problem:
@@ -147,7 +157,7 @@ async def _create_user(settings: Settings, agency: Agency, email, name, role: Ro
         raise SystemExit(f"{email} already has an account in agency {agency.slug!r}.")
     user = await bootstrap.create_user(agency, email, name, role, password, school)
     await audit.record(agency, None, "user.create", email, details={"role": role.value, "by": "command line"})
-    token = None if password else await accounts.new_link(None, user, settings.invitation_days)
+    token = None if password else await accounts.new_link(None, user, settings.invitation_days, mail)
     return user, token
 
 
@@ -167,7 +177,8 @@ def cmd_create_agency(args, settings: Settings) -> int:
         admin = token = None
         if args.admin_email:
             admin, token = await _create_user(
-                settings, agency, args.admin_email, args.admin_name, Role.ADMIN, args.password
+                settings, agency, args.admin_email, args.admin_name, Role.ADMIN, args.password,
+                mail=_cli_mail(args, settings),
             )
         return agency, admin, token
 
@@ -191,7 +202,9 @@ def cmd_create_user(args, settings: Settings) -> int:
         agency = await Agency.get_or_none(slug=args.agency)
         if agency is None:
             raise SystemExit(f"No agency with slug {args.agency!r}.")
-        return await _create_user(settings, agency, args.email, args.name, Role(args.role), password, args.school)
+        return await _create_user(
+            settings, agency, args.email, args.name, Role(args.role), password, args.school, _cli_mail(args, settings)
+        )
 
     user, token = _run(go())
     print(f"Created {user.role.value} {user.email} in agency {args.agency!r}.")
@@ -216,13 +229,91 @@ def cmd_password_link(args, settings: Settings) -> int:
             raise SystemExit(f"{args.email!r} has an account in several agencies ({slugs}): add --agency SLUG.")
         user = users[0]
         try:
-            return user, await accounts.new_link(None, user, settings.invitation_days)
+            return user, await accounts.new_link(None, user, settings.invitation_days, _cli_mail(args, settings))
         except accounts.AccountError as exc:
             raise SystemExit(exc.message) from None
 
     user, token = _run(go())
     _print_link(args, settings, user, token)
     return 0
+
+
+def _print_roster_plan(plan) -> None:
+    counts = plan.counts()
+    print(
+        f"{counts['rows']} rows: {counts['created']} to create, {counts['updated']} to update "
+        f"({counts['reactivated']} reactivated), {counts['unchanged']} unchanged, "
+        + (f"{counts['deactivated']} to deactivate, " if plan.deactivate_missing else "")
+        + f"{counts['wrong']} wrong."
+    )
+    for entry in plan.create:
+        print(f"  create      line {entry.line}: {entry.email} {entry.name!r} {entry.role.value} {entry.school or ''}".rstrip())
+    for change in plan.update:
+        what = [f"{name} {before!r} -> {after!r}" for name, (before, after) in change.changes.items()]
+        what = (["reactivate"] if change.reactivate else []) + what
+        print(f"  update      line {change.entry.line}: {change.entry.email}: {'; '.join(what)}")
+    for person in plan.deactivate:
+        print(f"  deactivate  {person.email} {person.name!r}")
+    for problem in plan.problems:
+        print(f"  WRONG       line {problem.line}: {problem.email + ': ' if problem.email else ''}{problem.message}")
+
+
+def cmd_import_roster(args, settings: Settings) -> int:
+    from server.mail.config import mail_for
+    from server.people import roster
+
+    try:
+        data = Path(args.file).read_bytes() if args.file != "-" else sys.stdin.buffer.read()
+    except OSError as exc:
+        print(f"Cannot read {args.file}: {exc.strerror}.", file=sys.stderr)
+        return 2
+
+    async def go():
+        await db.open_db(settings)
+        await db.ensure_current(settings)
+        agency = await Agency.get_or_none(slug=args.agency)
+        if agency is None:
+            print(f"No agency with slug {args.agency!r}.", file=sys.stderr)
+            return 2, None
+        try:
+            plan = await roster.plan(agency.id, data, None, args.deactivate_missing)
+            _print_roster_plan(plan)
+            if not plan.ok:
+                print("Nothing was written: fix the wrong rows and run the command again.", file=sys.stderr)
+                return 1, None
+            if args.dry_run:
+                print("Dry run: nothing was written.")
+                return 0, None
+            result = await roster.apply(
+                agency,
+                None,
+                data,
+                args.deactivate_missing,
+                settings.invitation_days,
+                plan.digest(),
+                "command line",
+                mail_for(settings, args.base_url),  # emailed links never point at the development default
+            )
+        except roster.RosterError as exc:
+            print(exc.message, file=sys.stderr)
+            return 1, None
+        except roster.PlanChanged:
+            print("Nothing was written: the agency's people changed while the file was read. Run it again.", file=sys.stderr)
+            return 1, None
+        return 0, result
+
+    code, result = _run(go())
+    if result is not None:
+        print("Applied in one transaction; recorded in the audit log.")
+        if result.links:
+            emailed = " (also emailed to each person)" if settings.smtp_url.strip() else ""
+            print(
+                f"Single-use links to set a password{emailed}; each expires in {settings.invitation_days} days "
+                "and must go only to its person:"
+            )
+            for email, _name, token in result.links:
+                print(f"  {email} {_link_url(args, settings, token)}")
+    return code
 
 
 BASE_URL_HELP = (
@@ -465,6 +556,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agency", help="The agency's slug, when the email has an account in several.")
     p.add_argument("--base-url", help=BASE_URL_HELP)
     p.set_defaults(func=cmd_password_link)
+
+    p = sub.add_parser(
+        "import-roster",
+        help="Create, update and optionally deactivate an agency's people from a CSV (email, name, role, school).",
+        description="Prints what the file would do and every wrong row, then applies it in one transaction "
+        "(unless --dry-run). Exit 0: done (or a clean dry run); 1: wrong rows or an unreadable file, nothing "
+        "written; 2: usage (no such agency or file).",
+    )
+    p.add_argument("agency", help="The agency's slug.")
+    p.add_argument("file", help="The CSV file (UTF-8; - reads standard input).")
+    p.add_argument("--dry-run", action="store_true", help="Print what would change; write nothing.")
+    p.add_argument(
+        "--deactivate-missing", action="store_true", help="Also deactivate active officers missing from the file."
+    )
+    p.add_argument("--base-url", help=BASE_URL_HELP)
+    p.set_defaults(func=cmd_import_roster)
 
     p = sub.add_parser("push-worker", help="Send queued push notices (run beside servers started with FIELDGUIDE_PUSH_WORKER=false).")
     p.add_argument("--until-empty", action="store_true", help="Exit once no notice is left to send.")

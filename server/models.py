@@ -365,7 +365,7 @@ class Acknowledgment(Model):
 
 
 class ReleaseQuestion(Model):
-    """A published question of a release's understanding check; immutable, like its release."""
+    """A published question of a release's understanding check, immutable like its release."""
 
     id = fields.IntField(primary_key=True)
     release: fields.ForeignKeyRelation[Release] = fields.ForeignKeyField(

@@ -13,7 +13,7 @@
   // The tab base.html marks current for a path.
   const TABS = [
     ["guide", (path) => path === "/"],
-    ["flow", (path) => path.startsWith("/flow")],
+    ["flow", (path) => path.startsWith("/flow") || path.startsWith("/practice")],
     ["search", (path) => path === "/search"],
   ];
   const KEPT_HEADERS = [

@@ -8,7 +8,7 @@
 self.fieldguide = {};
 const PARTS = [
   "/static/db.js", // db: the IndexedDB helper
-  "/static/ack-outbox.js", // acks: the acknowledgment outbox; uses db
+  "/static/ack-outbox.js", // acks: the outbox of acknowledgments and check answers; uses db
   "/sw/strategies.js", // strategies: fetch strategies
   "/sw/offline-copy.js", // offline: the shell and one whole release, kept current by sync(); uses db
   "/sw/compose.js", // compose: offline pages; uses offline

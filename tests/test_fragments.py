@@ -35,7 +35,7 @@ def without_officer_state(html: str) -> str:
 def compose(shell: str, sync: dict, path: str, articles: dict[str, str]) -> str:
     """What service_worker/compose.js does, in Python."""
     page = sync["pages"][path]
-    tab = "guide" if path == "/" else "flow" if path.startswith("/flow") else "search" if path == "/search" else None
+    tab = "guide" if path == "/" else "flow" if path.startswith(("/flow", "/practice")) else "search" if path == "/search" else None
     html = shell
     if tab:
         html = html.replace(f'data-tab="{tab}"', f'data-tab="{tab}" aria-current="page"')

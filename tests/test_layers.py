@@ -1,7 +1,7 @@
 """The server's layers hold: the HTTP edge imports the domain, the domain imports the base, never back.
 
 edge:   server.web (routes, views, error pages), server.app and server.cli (they assemble it all)
-domain: server.guidance, server.people, server.acknowledgments, server.push, server.bootstrap, server.config_check
+domain: server.guidance, server.people, server.acknowledgments, server.push, server.mail, server.bootstrap, server.config_check
 base:   everything else under server/ (models, settings, db, clock, errors, params, lru, migrations)
 
 Every import statement of every module under server/ is read (those inside functions too). A
@@ -18,7 +18,7 @@ from server.settings import ROOT
 
 SERVER = ROOT / "server"
 EDGE = {"server.web", "server.app", "server.cli"}
-DOMAIN = {"server.guidance", "server.people", "server.acknowledgments", "server.push", "server.bootstrap", "server.config_check"}
+DOMAIN = {"server.guidance", "server.people", "server.acknowledgments", "server.push", "server.mail", "server.bootstrap", "server.config_check"}
 HTTP_LIBRARIES = {"starlette"}
 LAYER = {"base": 0, "domain": 1, "edge": 2}
 

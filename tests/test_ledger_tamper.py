@@ -21,6 +21,7 @@ from tortoise import connections
 from server import bootstrap
 from server import ledger_signing as signing
 from server.acknowledgments import checkpoints
+from server.acknowledgments.answers import record_answers
 from server.acknowledgments.ledger import (
     GENESIS,
     ledger_rows,
@@ -33,7 +34,7 @@ from server.models import Agency, Release, Role, User
 from server.settings import ROOT
 
 from .helpers.database import cli_environment
-from .helpers.releases import publish_revision
+from .helpers.questions import publish_with_questions
 
 OTHER = ("other-pd", "Other Police Department")
 
@@ -41,13 +42,19 @@ OTHER = ("other-pd", "Other Police Department")
 # --- the world: two agencies' chains ---------------------------------------------------------
 
 
-async def _ack(user: User, release: Release) -> None:
+async def _ack(user: User, release: Release, questions=()) -> None:
     view = await load_release(release)
-    await record_ack(user, view, str(uuid.uuid4()), [c["hash"] for c in view.cards])
+    reading = None
+    if questions:
+        # Release 2: the check answered (one wrong try) and the changed card opened, both in the row's hash.
+        answers = [{"question": q.hash, "tries": [(q.answer + 1) % len(q.choices), q.answer]} for q in questions]
+        await record_answers(user, view, {"uuid": str(uuid.uuid4()), "answers": answers})
+        reading = [{"card_id": "teacher", "hash": view.by_id["teacher"]["hash"], "seconds": 30}]
+    await record_ack(user, view, str(uuid.uuid4()), [c["hash"] for c in view.cards], reading=reading)
 
 
 async def build_world(settings) -> tuple[Agency, Agency]:
-    """The demo agency: 5 rows over releases 1 and 2; the other agency: 3 rows of its own release 1."""
+    """The demo agency: 5 rows over releases 1 and 2 (2 with reading and check_hash); the other agency: 3 rows."""
     demo = await Agency.get(slug="demo")
     other = await bootstrap.create_agency(settings, *OTHER)
     strangers = [
@@ -58,9 +65,9 @@ async def build_world(settings) -> tuple[Agency, Agency]:
     one = await Release.get(agency=demo, number=1)
     for email in ("officer@demo.test", "officer2@demo.test", "supervisor@demo.test"):
         await _ack(people[email], one)
-    two = await publish_revision(touch="teacher", changes={"teacher": "major"}, summary="Release {number}.")
+    two, questions = await publish_with_questions(1, summary="Release 2.")
     for email in ("officer@demo.test", "officer2@demo.test"):
-        await _ack(people[email], two)
+        await _ack(people[email], two, questions)
     theirs = await Release.get(agency=other, number=1)
     for person in strangers:
         await _ack(person, theirs)
@@ -164,6 +171,26 @@ async def edit_uuid(demo, other, rows, path):
 
 async def edit_device_id(demo, other, rows, path):
     await sql("UPDATE acknowledgment SET device_id = ? WHERE id = ?", "phone_9999", rows[1]["_id"])
+
+
+async def edit_reading(demo, other, rows, path):
+    # Row 4 read the changed card for an hour, not 30 seconds.
+    reading = json.dumps([{**rows[3]["reading"][0], "seconds": 3600}], separators=(",", ":"))
+    await sql("UPDATE acknowledgment SET reading = ? WHERE id = ?", reading, rows[3]["_id"])
+
+
+async def strip_reading(demo, other, rows, path):
+    await sql("UPDATE acknowledgment SET reading = NULL WHERE id = ?", rows[4]["_id"])
+
+
+async def edit_check_hash(demo, other, rows, path):
+    # Row 4 claims other answers (say, right first time).
+    assert rows[3]["check_hash"]
+    await sql("UPDATE acknowledgment SET check_hash = ? WHERE id = ?", "c" * 64, rows[3]["_id"])
+
+
+async def strip_check_hash(demo, other, rows, path):
+    await sql("UPDATE acknowledgment SET check_hash = NULL WHERE id = ?", rows[4]["_id"])
 
 
 async def edit_row_hash(demo, other, rows, path):
@@ -335,6 +362,10 @@ KINDS = {
     "edit the release (another number)": (edit_release, True),
     "edit the uuid": (edit_uuid, True),
     "edit device_id": (edit_device_id, True),
+    "edit the reading (seconds)": (edit_reading, True),
+    "strip the reading": (strip_reading, True),
+    "edit check_hash": (edit_check_hash, True),
+    "strip check_hash": (strip_check_hash, True),
     "edit the row_hash": (edit_row_hash, True),
     "edit, then re-hash the rest": (edit_and_rehash, True),
     "rewrite and re-sign with the key file": (rewrite_with_the_key, False),

@@ -57,7 +57,7 @@ VALUES = [
 # Every query parameter a page or the API reads.
 QUERY_NAMES = [
     "release", "to", "from", "page", "q", "have", "published", "saved", "done", "status", "school",
-    "reminded", "unreachable", "category", "action", "next",
+    "reminded", "unreachable", "pushed", "emailed", "category", "action", "next",
 ]
 # Malformed JSON bodies (bytes as sent).
 JSON_BODIES = [

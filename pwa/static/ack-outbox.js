@@ -8,9 +8,16 @@
 // shown offline still knows), or "refused" with the server's reason (never silently dropped).
 // The server records one acknowledgment per officer and release whatever the uuid, so sending
 // the same record twice (two tabs, the page and the worker at once) is harmless.
+//
+// The answers to a release's understanding check travel the same way, in the store "answers"
+// (check.js fills a record while the officer answers: "answering", then "waiting" once every
+// question is right), and always before the acknowledgment of the same release, which the
+// server refuses while the answers it requires have not arrived.
 (() => {
   const STORE = "acks";
   const ENDPOINT = "/api/v1/acks";
+  const ANSWERS = "answers";
+  const ANSWERS_ENDPOINT = "/api/v1/answers";
   // Answers that no retry can change. 401/403 (signed out, another session) and 429/5xx wait.
   const FINAL = new Set([400, 404, 409, 413]);
   const inWorker = typeof ServiceWorkerGlobalScope === "function" && self instanceof ServiceWorkerGlobalScope;
@@ -33,50 +40,88 @@
     return record;
   }
 
-  async function sendOne(record, token) {
+  // The officer's answers to one release's check on this device, if any (one not refused first).
+  async function findAnswers(user, release) {
+    const records = (await db.getAll(ANSWERS)).filter((r) => r.user === user && r.release === release);
+    return records.find((r) => r.state !== "refused") || records[0] || null;
+  }
+
+  async function putAnswers(record) {
+    await db.put(ANSWERS, record);
+    return record;
+  }
+
+  // POST one record; its store then holds it as "sent" (with what the server answered) or "refused".
+  async function post(endpoint, body, record, token, save) {
     let response;
     try {
-      response = await fetch(ENDPOINT, {
+      response = await fetch(endpoint, {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": token || "" },
-        body: JSON.stringify({
-          uuid: record.uuid,
-          release: record.release,
-          card_hashes: record.card_hashes,
-          device_time: record.device_time,
-          device_id: record.device_id || null,
-          attestation: record.attestation,
-        }),
+        body: JSON.stringify(body),
       });
     } catch {
       return "offline";
     }
     if (response.ok) {
-      const body = await response.json();
-      await put({ ...record, state: "sent", received_at: body.received_at, server_uuid: body.uuid });
+      const answer = await response.json();
+      await save({ ...record, state: "sent", received_at: answer.received_at, server_uuid: answer.uuid,
+        check_hash: answer.check_hash });
       return "sent";
     }
     if (FINAL.has(response.status)) {
-      const body = await response.json().catch(() => ({}));
-      await put({ ...record, state: "refused", error: body.message || `The server answered ${response.status}.` });
+      const answer = await response.json().catch(() => ({}));
+      await save({ ...record, state: "refused", error: answer.message || `The server answered ${response.status}.` });
       return "refused";
     }
     return "later";
   }
 
+  function sendOne(record, token) {
+    return post(ENDPOINT, {
+      uuid: record.uuid,
+      release: record.release,
+      card_hashes: record.card_hashes,
+      device_time: record.device_time,
+      device_id: record.device_id || null,
+      attestation: record.attestation,
+      reading: record.reading || null,
+    }, record, token, put);
+  }
+
+  function sendAnswers(record, token) {
+    return post(ANSWERS_ENDPOINT, {
+      uuid: record.uuid,
+      release: record.release,
+      answers: record.answers,
+      device_time: record.device_time,
+      device_id: record.device_id || null,
+    }, record, token, putAnswers);
+  }
+
   let running = null;
 
-  // Send every waiting record. A page passes its user and CSRF token: it then sends only that
-  // user's records, with the current session's token. The worker passes nothing and uses the
-  // token each record was made with (a record of another session then waits for a page).
+  // Send every waiting record, answers first. A page passes its user and CSRF token: it then
+  // sends only that user's records, with the current session's token. The worker passes nothing
+  // and uses the token each record was made with (a record of another session then waits for a
+  // page). An acknowledgment waits while answers of its release wait: the server needs them first.
   function flush({ user, token } = {}) {
     if (running) return running;
     running = (async () => {
       let changed = 0;
-      for (const record of await all()) {
-        if (record.state !== "waiting") continue;
-        if (user !== undefined && record.user !== user) continue;
+      const mine = (record) => record.state === "waiting" && (user === undefined || record.user === user);
+      const blocked = new Set();
+      let offline = false;
+      for (const record of (await db.getAll(ANSWERS)).filter(mine)) {
+        const outcome = await sendAnswers(record, user !== undefined ? token : record.csrf);
+        if (outcome === "offline") { offline = true; break; }
+        if (outcome === "later") blocked.add(`${record.user}:${record.release}`);
+        else changed += 1;
+      }
+      if (offline) return changed;
+      for (const record of (await all()).filter(mine)) {
+        if (blocked.has(`${record.user}:${record.release}`)) continue;
         const outcome = await sendOne(record, user !== undefined ? token : record.csrf);
         if (outcome === "offline") break;
         if (outcome !== "later") changed += 1;
@@ -86,7 +131,12 @@
     return running;
   }
 
-  const acks = { all, find, put, flush };
+  // Answers still being given (check.js) are not "waiting": they are not sent until every one is right.
+  async function allAnswers() {
+    return db.getAll(ANSWERS);
+  }
+
+  const acks = { all, find, put, flush, findAnswers, putAnswers, allAnswers };
   if (inWorker) self.fieldguide.acks = acks;
   else self.fieldguideAcks = acks;
 })();

@@ -9,6 +9,7 @@
 // and a page from the device gets a fresh uuid and this session's token.
 import "./db.js";
 import "./ack-outbox.js";
+import "./reading.js";
 
 const acks = self.fieldguideAcks;
 const SYNC_TAG = "acks";
@@ -113,6 +114,8 @@ async function acknowledge(event) {
         attestation: String(data.get("attestation")),
         device_time: new Date().toISOString(),
         device_id: await deviceId(),
+        // The changed cards opened on this device, and for how long (reading.js): sent only here.
+        reading: await self.fieldguideReading.opened(user, self.fieldguideReading.parseChanged(panel.dataset.changed)),
         csrf: token,
         state: "waiting",
       });

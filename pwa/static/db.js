@@ -4,10 +4,18 @@
 // in sw.js) and adds fieldguide.db.
 (() => {
   const DB_NAME = "fieldguide";
-  const DB_VERSION = 2;
+  const DB_VERSION = 3;
   // Object stores: "meta" (key/value: sync state), "acks" (queued acknowledgments, key uuid),
-  // "receipts" (notices shown, waiting to be reported; the service worker's, key uuid).
-  const STORES = { meta: { keyPath: null }, acks: { keyPath: "uuid" }, receipts: { keyPath: "uuid" } };
+  // "receipts" (notices shown, waiting to be reported; the service worker's, key uuid),
+  // "answers" (an officer's answers to a release's understanding check, key uuid; sent with the
+  // acknowledgments) and "reading" (seconds each card was open here, key "user:card_id:hash").
+  const STORES = {
+    meta: { keyPath: null },
+    acks: { keyPath: "uuid" },
+    receipts: { keyPath: "uuid" },
+    answers: { keyPath: "uuid" },
+    reading: { keyPath: "key" },
+  };
 
   let opening = null;
 

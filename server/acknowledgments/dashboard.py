@@ -46,11 +46,8 @@ def is_late(due_at: datetime | None, received_at: datetime) -> bool:
     return due_at is not None and received_at > due_at
 
 
-_when = tally.read_time
-
-
-async def _query(sql: str, *values, **ints: int) -> list[dict]:
-    # Integers go into the text; anything else is a parameter ($1, $2…, in either dialect).
+async def query(sql: str, *values, **ints: int) -> list[dict]:
+    """Rows of a dashboard query; integers go into the text, anything else is a parameter ($1, $2…, either dialect)."""
     conn = connections.get("default")
     return await conn.execute_query_dict(tally.sql(conn, sql.format(**{k: int(v) for k, v in ints.items()})), list(values))
 
@@ -92,7 +89,7 @@ class ReleaseStatus:
 
 
 async def _releases(agency_id: int, moment: datetime) -> list[ReleaseStatus]:
-    rows = await _query(
+    rows = await query(
         'SELECT id, number, summary, published_at, due_at, requires_ack FROM "release" '
         "WHERE agency_id = {agency} ORDER BY number DESC",
         agency=agency_id,
@@ -100,7 +97,7 @@ async def _releases(agency_id: int, moment: datetime) -> list[ReleaseStatus]:
     statuses = []
     next_ack_release = None
     for row in rows:
-        published, due = _when(row["published_at"]), _when(row["due_at"])
+        published, due = tally.read_time(row["published_at"]), tally.read_time(row["due_at"])
         requires_ack = bool(row["requires_ack"])
         statuses.append(
             ReleaseStatus(
@@ -119,7 +116,8 @@ async def _releases(agency_id: int, moment: datetime) -> list[ReleaseStatus]:
     return statuses  # newest first
 
 
-def _roster(status: ReleaseStatus, school: str | None = None) -> tuple[str, list]:
+def roster_clause(status: ReleaseStatus, school: str | None = None) -> tuple[str, list]:
+    """The officers who count for a release, as a WHERE clause on "user" u and its parameters."""
     # The officers who count for a release (and are at one school): a WHERE clause on "user" u
     # with its parameters; {agency} stays for _query.
     where = f"u.agency_id = {{agency}} AND u.role = '{OFFICER}' AND u.active"
@@ -138,7 +136,7 @@ async def _joined_before(agency_id: int, moments: list[datetime]) -> list[int]:
     # One pass over the roster index: each officer falls in the interval of their join date.
     cases = " ".join(f"WHEN u.created_at < ${i} THEN {i - 1}" for i in range(1, len(moments) + 1))
     interval = f"CASE {cases} ELSE {len(moments)} END" if moments else "0"
-    rows = await _query(
+    rows = await query(
         f'SELECT {interval} AS k, COUNT(*) AS n FROM "user" u '
         f"WHERE u.agency_id = {{agency}} AND u.role = '{OFFICER}' AND u.active GROUP BY 1",
         *[tally.db_time(m) for m in moments],
@@ -217,14 +215,14 @@ OUTSTANDING_FIRST = "CASE WHEN a.id IS NULL THEN 0 ELSE 1 END, "
 
 
 async def _officer_rows(agency_id: int, release: ReleaseStatus, sql: str, values: list) -> list[OfficerRow]:
-    found = await _query(sql, *values, agency=agency_id, release=release.id)
+    found = await query(sql, *values, agency=agency_id, release=release.id)
     synced = {}
     if found:
         # Only for the rows shown: one grouped read through the (user, device) index.
         ids = ", ".join(str(int(r["id"])) for r in found)
         synced = {
             r["user_id"]: r["at"]
-            for r in await _query(f"SELECT user_id, MAX(last_sync_at) AS at FROM device WHERE user_id IN ({ids}) GROUP BY user_id")
+            for r in await query(f"SELECT user_id, MAX(last_sync_at) AS at FROM device WHERE user_id IN ({ids}) GROUP BY user_id")
         }
     missing = "overdue" if release.overdue_now else "pending"
     rows = []
@@ -235,10 +233,10 @@ async def _officer_rows(agency_id: int, release: ReleaseStatus, sql: str, values
             email=r["email"],
             school=r["school"],
             status=missing,
-            last_sync_at=_when(synced.get(r["id"])),
+            last_sync_at=tally.read_time(synced.get(r["id"])),
         )
         if r["uuid"] is not None:
-            for name, value in ack_fields(r, ROW_ACK_FIELDS, time=_when).items():
+            for name, value in ack_fields(r, ROW_ACK_FIELDS, time=tally.read_time).items():
                 setattr(row, name, value)
             row.status = "late" if is_late(release.due_at, row.received_at) else "acknowledged"
         rows.append(row)
@@ -247,7 +245,7 @@ async def _officer_rows(agency_id: int, release: ReleaseStatus, sql: str, values
 
 async def officer_rows(agency_id: int, release: ReleaseStatus, moment: datetime) -> list[OfficerRow]:
     """Every officer who counts for a release with their status, outstanding ones first (exports)."""
-    roster, values = _roster(release)
+    roster, values = roster_clause(release)
     sql = OFFICER_ROWS.format(join="LEFT", roster=roster, order=OUTSTANDING_FIRST)
     return await _officer_rows(agency_id, release, sql, values)
 
@@ -270,13 +268,13 @@ async def officer_page(
     release must carry its counts for this school (count_release): "all" lists the outstanding
     officers first, then the acknowledged, so a page can straddle the two.
     """
-    roster, values = _roster(release, school)
+    roster, values = roster_clause(release, school)
 
     async def part(acknowledged: bool, offset: int, limit: int) -> list[int]:
         if limit <= 0:
             return []
         sql = PAGE_IDS.format(roster=roster, exists="EXISTS" if acknowledged else "NOT EXISTS", limit=int(limit), offset=int(offset))
-        return [r["id"] for r in await _query(sql, *values, agency=agency_id, release=release.id)]
+        return [r["id"] for r in await query(sql, *values, agency=agency_id, release=release.id)]
 
     if show == "outstanding":
         ids = await part(False, first, size)
@@ -296,15 +294,15 @@ async def officer_page(
 
 async def count_release(agency_id: int, release: ReleaseStatus, school: str = "") -> int:
     """Set a release's expected and acknowledged counts (at one school, or all); returns how many were late."""
-    roster, values = _roster(release, school)
-    rows = await _query(f'SELECT COUNT(*) AS n FROM "user" u WHERE {roster}', *values, agency=agency_id)
+    roster, values = roster_clause(release, school)
+    rows = await query(f'SELECT COUNT(*) AS n FROM "user" u WHERE {roster}', *values, agency=agency_id)
     release.expected = rows[0]["n"]
     if school:
         due = "1 = 0"
         if release.due_at is not None:
             values = values + [tally.db_time(release.due_at)]
             due = f"a.received_at > ${len(values)}"
-        rows = await _query(
+        rows = await query(
             f"SELECT COUNT(*) AS n, SUM(CASE WHEN {due} THEN 1 ELSE 0 END) AS late FROM acknowledgment a "
             f'JOIN "user" u ON u.id = a.user_id WHERE a.agency_id = {{agency}} AND a.release_id = {{release}} AND {roster}',
             *values,
@@ -320,8 +318,8 @@ async def count_release(agency_id: int, release: ReleaseStatus, school: str = ""
 
 async def release_schools(agency_id: int, release: ReleaseStatus) -> list[str]:
     """The schools of the officers who count for a release, sorted."""
-    roster, values = _roster(release)
-    rows = await _query(f'SELECT DISTINCT u.school AS school FROM "user" u WHERE {roster} AND u.school IS NOT NULL', *values, agency=agency_id)
+    roster, values = roster_clause(release)
+    rows = await query(f'SELECT DISTINCT u.school AS school FROM "user" u WHERE {roster} AND u.school IS NOT NULL', *values, agency=agency_id)
     return sorted((r["school"] for r in rows if r["school"]), key=str.lower)
 
 
@@ -341,12 +339,12 @@ async def completion_steps(
 ) -> tuple[list[datetime], list[int]]:
     """A release's counted acknowledgments from start to end (at one school, or all), grouped per
     position of the chart: each group's last arrival and the running total by then."""
-    roster, values = _roster(release, school)
+    roster, values = roster_clause(release, school)
     conn = connections.get("default")
     # Grouped by the tenth of a pixel the chart rounds each arrival to (its x, times ten).
     scale = CHART_POSITIONS / max((end - start).total_seconds(), 1.0)
     position = f"ROUND({LEFT * 10} + ({_epoch(conn, 'a.received_at')} - {start.timestamp()!r}) * {scale!r})"
-    rows = await _query(
+    rows = await query(
         f"SELECT {position} AS k, MAX(a.received_at) AS at, COUNT(*) AS n FROM acknowledgment a "
         f'JOIN "user" u ON u.id = a.user_id WHERE a.agency_id = {{agency}} AND a.release_id = {{release}} '
         f"AND {roster} GROUP BY 1 ORDER BY 1",
@@ -357,22 +355,22 @@ async def completion_steps(
     times, counts, running = [], [], 0
     for row in rows:
         running += row["n"]
-        times.append(_when(row["at"]))
+        times.append(tally.read_time(row["at"]))
         counts.append(running)
     return times, counts
 
 
 async def last_arrival(agency_id: int, release: ReleaseStatus, school: str = "") -> datetime | None:
     """When the last counted acknowledgment of a release arrived (at one school, or all)."""
-    roster, values = _roster(release, school)
-    rows = await _query(
+    roster, values = roster_clause(release, school)
+    rows = await query(
         'SELECT MAX(a.received_at) AS at FROM acknowledgment a JOIN "user" u ON u.id = a.user_id '
         f"WHERE a.agency_id = {{agency}} AND a.release_id = {{release}} AND {roster}",
         *values,
         agency=agency_id,
         release=release.id,
     )
-    return _when(rows[0]["at"]) if rows else None
+    return tally.read_time(rows[0]["at"]) if rows else None
 
 
 @dataclass
@@ -396,7 +394,7 @@ async def officer_history(agency_id: int, user: User, moment: datetime) -> list[
     statuses = await _releases(agency_id, moment)
     acks = {
         a["release_id"]: a
-        for a in await _query(
+        for a in await query(
             "SELECT release_id, received_at, device_time, device_id, uuid FROM acknowledgment "
             "WHERE agency_id = {agency} AND user_id = {user}",
             agency=agency_id,
@@ -419,7 +417,7 @@ async def officer_history(agency_id: int, user: User, moment: datetime) -> list[
             status="overdue" if status.overdue_now else "pending",
         )
         if ack is not None:
-            for name, value in ack_fields(ack, HISTORY_ACK_FIELDS, time=_when).items():
+            for name, value in ack_fields(ack, HISTORY_ACK_FIELDS, time=tally.read_time).items():
                 setattr(item, name, value)
             if not counts:
                 item.status = "recorded"

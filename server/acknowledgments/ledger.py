@@ -22,10 +22,12 @@ from tortoise.transactions import in_transaction
 
 from server import clock, tally
 from server import ledger_signing as signing
+from server.acknowledgments.answers import answers_hash, recorded
+from server.acknowledgments.reading import changed_cards, check_reading, unread
 from server.errors import Conflict, Invalid, NotFound
 from server.guidance.content import content_hash
 from server.guidance.releases import ReleaseView
-from server.models import Acknowledgment, Agency, AuditEntry, User
+from server.models import Acknowledgment, Agency, AuditEntry, ReleaseQuestion, User
 from server.params import parse_device_id, parse_device_time, parse_uuid  # noqa: F401 (parse_device_time: importable here too)
 
 GENESIS = "0" * 64
@@ -45,6 +47,11 @@ CHAIN_FIELDS = (
     "device_id",
     "prev_hash",
 )
+# Fields hashed only when set (not None), so rows recorded before they existed verify as they were:
+# the changed cards opened on the device ([{card_id, hash, seconds}]) and the hash of the officer's
+# answers to the release's understanding check (answers.answers_hash).
+OPTIONAL_FIELDS = ("reading", "check_hash")
+HASHED_FIELDS = CHAIN_FIELDS + OPTIONAL_FIELDS
 # An acknowledgment as the API returns it; the times the ledger writes as text.
 API_FIELDS = ("uuid", "release", "received_at", "device_time", "card_hashes", "seq", "row_hash")
 TIME_FIELDS = ("device_time", "received_at")
@@ -101,20 +108,22 @@ def ack_fields(row, names: tuple[str, ...] = API_FIELDS, release: int | None = N
             value = time(read(name))
         else:
             value = read(name)
-            if name == "card_hashes" and isinstance(value, list):
-                value = list(value)
+            if name in ("card_hashes", "reading") and isinstance(value, list):
+                value = [dict(v) if isinstance(v, dict) else v for v in value]
         out[name] = value
     return out
 
 
 def chain_content(ack: Acknowledgment, release_number: int) -> dict:
-    """The fields of a row that its hash covers."""
-    return ack_fields(ack, CHAIN_FIELDS, release_number)
+    """The fields of a row that its hash covers (the optional ones too, None when not set)."""
+    return ack_fields(ack, HASHED_FIELDS, release_number)
 
 
 def row_hash(content: dict) -> str:
-    """SHA-256 of the canonical JSON of a row's content fields (prev_hash included)."""
-    return content_hash({name: content[name] for name in CHAIN_FIELDS})
+    """SHA-256 of the canonical JSON of a row's content fields (prev_hash included; an optional field when set)."""
+    hashed = {name: content[name] for name in CHAIN_FIELDS}
+    hashed.update({name: content[name] for name in OPTIONAL_FIELDS if content.get(name) is not None})
+    return content_hash(hashed)
 
 
 # --- recording ---------------------------------------------------------------------------
@@ -171,6 +180,33 @@ async def _existing(user: User, release_id: int, uuid: str, conn=None) -> Acknow
     return await Acknowledgment.get_or_none(user_id=user.id, release_id=release_id).using_db(conn)
 
 
+async def check_gates(agency: Agency, user: User, release: ReleaseView, reading: list[dict] | None, conn) -> str | None:
+    """The officer's check_hash for the release (None: no answers), or Conflict when the agency's rules are not met.
+
+    require_check: a release with major changes and questions is answered (every question) first.
+    require_open: every changed card is in the reading, with its text in this release.
+    """
+    answers = await recorded(user.id, release.id, conn)
+    if agency.require_check and release.requires_ack:
+        questions = await ReleaseQuestion.filter(release_id=release.id).using_db(conn).count()
+        if len(answers) < questions:
+            raise Conflict(
+                f"Answer the {questions} question{'s' if questions != 1 else ''} about release {release.number}'s "
+                "changes before acknowledging it: your agency requires the understanding check.",
+                {"check": "not answered", "questions": questions},
+            )
+    if agency.require_open:
+        missing = unread(await changed_cards(release), reading)
+        if missing:
+            titles = ", ".join(f"“{release.by_id[c]['title']}”" for c in missing)
+            raise Conflict(
+                f"Open each changed card before acknowledging release {release.number}: your agency requires it. "
+                f"Not opened on this device: {titles}.",
+                {"reading": "not opened", "cards": missing},
+            )
+    return answers_hash(answers) if answers else None
+
+
 async def record_ack(
     user: User,
     release: ReleaseView,
@@ -179,11 +215,15 @@ async def record_ack(
     device_time: datetime | None = None,
     device_id: str | None = None,
     attestation: str | None = None,
+    reading=None,
 ) -> Recorded:
     """Append the officer's ack of a release, or return the one that exists (same uuid or release).
 
     attestation: the sentence the officer was shown; kept when it is one the agency has used
     (its wording may have changed while the ack waited offline), else the current wording.
+    reading: the changed cards opened on the device ([{card_id, hash, seconds}], reading.py).
+    A new row also binds the officer's answers to the release's check (check_hash), and is
+    refused (Conflict) while the agency's require_check or require_open is not met.
     """
     if release.agency_id != user.agency_id:
         raise NotFound("Your agency has no such release.")
@@ -195,6 +235,7 @@ async def record_ack(
     uuid, card_hashes, device_id = check_ack_input(release, uuid, card_hashes, device_id)
     if attestation is not None and (not isinstance(attestation, str) or len(attestation) > 2 * MAX_ATTESTATION):
         raise Invalid("attestation must be the sentence shown to the officer.", {"attestation": "invalid"})
+    reading = check_reading(release, reading)
     try:
         async with in_transaction() as conn:
             agency = await _lock_agency(conn, user.agency_id)
@@ -206,6 +247,7 @@ async def record_ack(
                 if attestation not in await _wordings(agency, release.number, conn):
                     raise Conflict("That is not a sentence your agency asked officers to confirm.", {"attestation": "unknown"})
                 sentence = attestation
+            check_hash = await check_gates(agency, user, release, reading, conn)
             last = await Acknowledgment.filter(agency_id=agency.id).using_db(conn).order_by("-seq").first()
             ack = Acknowledgment(
                 agency_id=agency.id,
@@ -220,6 +262,8 @@ async def record_ack(
                 received_at=_exact(clock.now()),
                 device_id=device_id,
                 prev_hash=last.row_hash if last else GENESIS,
+                reading=reading,
+                check_hash=check_hash,
                 row_hash="",
             )
             ack.row_hash = row_hash(chain_content(ack, release.number))
@@ -273,13 +317,13 @@ async def ledger_rows(agency_id: int) -> list[dict]:
         .order_by("seq")
         .values(
             "id", "seq", "agency_id", "user_id", "release__number", "uuid", "card_hashes", "attestation",
-            "device_time", "received_at", "device_id", "prev_hash", "row_hash", "signature", "key_id",
-            "release__agency_id", "user__agency_id",
+            "device_time", "received_at", "device_id", "prev_hash", "reading", "check_hash", "row_hash",
+            "signature", "key_id", "release__agency_id", "user__agency_id",
         )
     )
     return [
         {
-            **ack_fields(r, CHAIN_FIELDS + SIGNED_FIELDS),
+            **ack_fields(r, HASHED_FIELDS + SIGNED_FIELDS),
             "_id": r["id"],
             "_release_agency_id": r["release__agency_id"],
             "_user_agency_id": r["user__agency_id"],

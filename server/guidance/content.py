@@ -12,9 +12,10 @@ import yaml
 
 from server.guidance import provenance
 from server.guidance.cards import CardData, ReleasedCard
-from server.guidance.content_errors import ContentError, ContentInvalid
+from server.guidance.content_errors import ContentError, ContentInvalid, line_of
 from server.guidance.lexicon import LEXICON_FILE, check_lexicon, load_lexicon
 from server.guidance.rendering import plain_text, render_card_body, render_markdown
+from server.guidance.scenarios import load_scenarios
 
 AUDIENCES = {"officer", "supervisor", "admin"}
 MAX_BODY_WORDS = 150
@@ -27,13 +28,14 @@ REQUIRED_SECTIONS = ("Do", "Don't", "Why")
 
 @dataclass
 class Content:
-    """Everything in content/, checked: cards in display order, categories, sources, flow."""
+    """Everything in content/, checked: cards in display order, categories, sources, flow, practice scenarios."""
 
     cards: list[CardData]
     categories: list[dict]
     sources: dict
     flow: dict
     errors: list[ContentError] = field(default_factory=list)
+    scenarios: list[dict] = field(default_factory=list)
 
     @property
     def passages(self) -> dict[str, provenance.Passage]:
@@ -185,14 +187,6 @@ def source_headings(sources: dict) -> set[str]:
     return {s.get("heading") for s in sources.get("sections") or [] if s.get("heading")}
 
 
-def _line_of(raw: str, text: str) -> str:
-    """'line N' of the first line of a file that holds a text, for messages; '' when not found."""
-    needle = text.strip()[:60]
-    for number, line in enumerate(raw.split("\n"), start=1):
-        if needle and needle in line:
-            return f"line {number}"
-    return ""
-
 
 def check_flow_outcome(
     where: str, node: dict, card_slots: dict[str, set[str]], passages: dict, raw: str = ""
@@ -220,7 +214,7 @@ def check_flow_outcome(
         errors.append(ContentError(rel, f"{where}.outcome_source", f"the outcome {problem}"))
     for line in provenance.reading_lines(str(node.get("detail") or "")):
         for problem in provenance.check_ties(line.ties, passages, allow_local=bool(policy)):
-            at = _line_of(raw, line.text) or f"{where}.detail line {line.number}"
+            at = line_of(raw, line.text) or f"{where}.detail line {line.number}"
             errors.append(ContentError(rel, at, f"{line.text[:50]!r} {problem}"))
     if not any(line.passages for line in provenance.reading_lines(str(node.get("detail") or ""))) and not (
         ties and any(t not in provenance.KINDS for t in ties)
@@ -328,7 +322,7 @@ def check_card_ties(rel: str, card: dict, passages: dict, text: str) -> list[Con
     errors = []
     has_slots = bool(card["local_policy"])
     body_start = text.count("\n", 0, text.index(card["body"].strip()[:40])) if card["body"].strip() else 0
-    summary_line = _line_of(text, "summary:") or "summary_source"
+    summary_line = line_of(text, "summary:") or "summary_source"
     for problem in provenance.check_ties(tuple(card["summary_source"]) or None, passages, allow_local=has_slots):
         errors.append(ContentError(rel, summary_line, f"the answer (summary) {problem}; list them in summary_source"))
     ties = [tuple(card["summary_source"])]
@@ -406,6 +400,8 @@ def load_content(root: Path, strict: bool = True) -> Content:
         slots = {c["id"]: {s["id"] for s in c["local_policy"]} for c in cards}
         raw_flow = (root / "flow.yaml").read_text(encoding="utf-8")
         _check_flow(flow, slots, errors, passages, raw_flow)
+    scenarios, problems = load_scenarios(root, passages, flow)
+    errors.extend(problems)
 
     order = {cid: i for i, cid in enumerate(category_ids)}
     cards.sort(key=lambda c: (order.get(c["category"], 99), c["order"], c["title"]))
@@ -413,7 +409,7 @@ def load_content(root: Path, strict: bool = True) -> Content:
         card.pop("_file")
     if errors and strict:
         raise ContentInvalid(errors)
-    return Content(cards=cards, categories=categories, sources=sources, flow=flow, errors=errors)
+    return Content(cards=cards, categories=categories, sources=sources, flow=flow, errors=errors, scenarios=scenarios)
 
 
 def longest_flow_path(flow: dict) -> int:

@@ -23,3 +23,12 @@ class ContentInvalid(ValueError):
     def __init__(self, errors: list[ContentError]):
         self.errors = errors
         super().__init__("\n".join(str(e) for e in errors))
+
+
+def line_of(raw: str, text: str) -> str:
+    """'line N' of the first line of a file that holds a text, for messages; '' when not found."""
+    needle = text.strip()[:60]
+    for number, line in enumerate(raw.split("\n"), start=1):
+        if needle and needle in line:
+            return f"line {number}"
+    return ""

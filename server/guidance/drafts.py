@@ -22,11 +22,13 @@ from server.guidance.content import (
 )
 from server.guidance.diff import CardChange, compare_releases
 from server.guidance.releases import ReleaseView, latest_release
+from server.guidance.scenarios import changes as scenario_changes
 from server.models import (
     Agency,
     BaseCard,
     Draft,
     DraftCard,
+    DraftQuestion,
     DraftStatus,
     Release,
     ReleaseCard,
@@ -96,6 +98,7 @@ class WorkingCopy:
     release: ReleaseView
     edits: dict[str, DraftCard]
     base_hashes: dict[str, str | None]
+    questions: list[DraftQuestion] = field(default_factory=list)  # the understanding check, in order
     cards: list[CardData] = field(default_factory=list)
     by_id: dict[str, CardData] = field(default_factory=dict)
 
@@ -142,9 +145,23 @@ class WorkingCopy:
         """A hash of everything publishing would use: a review acts on exactly what it showed."""
         due = self.draft.due_at.isoformat() if self.draft.due_at else None
         classes = {cid: [e.action, e.change_class] for cid, e in self.edits.items()}
-        return content_hash(
-            {"cards": self.cards, "classes": classes, "summary": self.draft.summary, "due_at": due}
-        )
+        value = {"cards": self.cards, "classes": classes, "summary": self.draft.summary, "due_at": due}
+        if self.draft.scenarios is not None:
+            value["scenarios"] = self.draft.scenarios
+        if self.questions:
+            value["questions"] = [
+                [q.card_id, q.text, q.choices, q.answer, q.explanation, q.passage] for q in self.questions
+            ]
+        return content_hash(value)
+
+    @property
+    def scenarios(self) -> list[dict]:
+        """The practice scenarios publishing would carry: the draft's, else the release's."""
+        return self.draft.scenarios if self.draft.scenarios is not None else self.release.scenarios
+
+    def scenario_changes(self) -> list[dict]:
+        """Practice scenarios this draft adds, edits or removes (scenarios.changes)."""
+        return scenario_changes(self.release.scenarios, self.scenarios)
 
     def realigned(self) -> list[str]:
         """Cards whose NASRO base version this draft moves on, though their text stays the same."""
@@ -163,7 +180,8 @@ async def working_copy(draft: Draft, release: ReleaseView, connection=None) -> W
     """Load a draft's edits on top of the agency's current release."""
     edits = {e.card_id: e for e in await DraftCard.filter(draft_id=draft.id).using_db(connection)}
     rows = await ReleaseCard.filter(release_id=release.id).using_db(connection).values("card_id", "base_hash")
-    return WorkingCopy(draft, release, edits, {r["card_id"]: r["base_hash"] for r in rows})
+    questions = await DraftQuestion.filter(draft_id=draft.id).using_db(connection).order_by("position", "id")
+    return WorkingCopy(draft, release, edits, {r["card_id"]: r["base_hash"] for r in rows}, questions)
 
 
 def require_editable(draft: Draft) -> None:

@@ -1,8 +1,9 @@
 """Immutable releases: base content in the database, publishing, and a cached read view.
 
 Publishing (publish_release) writes release N+1, its cards and, in the same transaction, one
-push notice per subscribed device of the agency (server.push.outbox): a release and its
-notices exist together or not at all. On PostgreSQL the commit also NOTIFYs every listening
+push notice per subscribed device of the agency (server.push.outbox) and, when email is set up,
+one email per officer concerned (server.mail.outbox): a release and its notices exist together
+or not at all. On PostgreSQL the commit also NOTIFYs every listening
 push worker; waking the in-process worker after the commit is the caller's (review.publish).
 """
 
@@ -21,10 +22,21 @@ from server.guidance.content import Content, content_hash, render_card
 from server.guidance.lexicon import Lexicon, app_lexicon
 from server.guidance.provenance import release_origins
 from server.guidance.rendering import plain_text
+from server.guidance.scenarios import fits_flow
 from server.guidance.search import Results, rank
 from server.guidance.search_index import SearchIndex, release_index
 from server.lru import LRU
-from server.models import Agency, BaseCard, CardVersion, Release, ReleaseCard, User
+from server.mail.config import Mail
+from server.mail.outbox import enqueue_release_mail
+from server.models import (
+    Agency,
+    BaseCard,
+    CardVersion,
+    Release,
+    ReleaseCard,
+    ReleaseQuestion,
+    User,
+)
 from server.push.outbox import enqueue_release_notices
 from server.settings import ROOT
 
@@ -65,18 +77,25 @@ async def sync_base_content(content: Content) -> list[str]:
     return changed
 
 
-def manifest_hash(number: int, cards: list[tuple[str, str]], categories, flow, due_at, requires_ack) -> str:
-    """The hash that identifies a release's exact content (the ETag's basis)."""
-    return content_hash(
-        {
-            "number": number,
-            "cards": cards,
-            "categories": categories,
-            "flow": flow,
-            "due_at": due_at.isoformat() if due_at else None,
-            "requires_ack": requires_ack,
-        }
-    )
+def manifest_hash(
+    number: int, cards: list[tuple[str, str]], categories, flow, due_at, requires_ack, scenarios=None
+) -> str:
+    """The hash that identifies a release's exact content (the ETag's basis).
+
+    Practice scenarios count only when the release has them, so the stored hash of a release
+    published before scenarios existed still comes out the same.
+    """
+    value = {
+        "number": number,
+        "cards": cards,
+        "categories": categories,
+        "flow": flow,
+        "due_at": due_at.isoformat() if due_at else None,
+        "requires_ack": requires_ack,
+    }
+    if scenarios is not None:
+        value["scenarios"] = scenarios
+    return content_hash(value)
 
 
 async def publish_release(
@@ -93,6 +112,9 @@ async def publish_release(
     publisher: User | None = None,
     changes: dict[str, str | None] | None = None,
     base_hashes: dict[str, str | None] | None = None,
+    questions: list[dict] | None = None,
+    scenarios: list[dict] | None = None,
+    mail: Mail | None = None,
     connection=None,
 ) -> Release:
     """Create release N+1 of an agency from whole card data, all or nothing.
@@ -100,6 +122,10 @@ async def publish_release(
     changes: per card id, how it changed from the previous release (added, major, minor).
     base_hashes: per card id, the base (NASRO) version it is aligned with (None: a local card);
     a card not named keeps the alignment it had in the previous release.
+    scenarios: the practice scenarios (scenarios.py), or None to keep the previous release's.
+    questions: the understanding check, ReleaseQuestion values with their hashes
+    (questions.release_rows), stored with the release.
+    mail: when email is set up, one email per officer concerned (mail.outbox), in this transaction.
     """
     changes = changes or {}
     base_hashes = base_hashes or {}
@@ -118,8 +144,9 @@ async def publish_release(
             before = {r["card_id"]: (r["version__data"], r["origins"]) for r in rows}
         aligned.update(base_hashes)
         versions = [await store_card(card, conn) for card in cards]
+        kept = scenarios if scenarios is not None else (last.scenarios if last else None)
         digest = manifest_hash(
-            number, [(v.card_id, v.hash) for v in versions], categories, flow, due_at, requires_ack
+            number, [(v.card_id, v.hash) for v in versions], categories, flow, due_at, requires_ack, kept
         )
         release = await Release.create(
             agency=agency,
@@ -132,6 +159,7 @@ async def publish_release(
             publisher=publisher,
             categories=categories,
             flow=flow,
+            scenarios=kept,
             manifest_hash=digest,
             using_db=conn,
         )
@@ -150,7 +178,13 @@ async def publish_release(
             ],
             using_db=conn,
         )
+        if questions:
+            await ReleaseQuestion.bulk_create(
+                [ReleaseQuestion(release=release, **values) for values in questions], using_db=conn
+            )
         await enqueue_release_notices(release, conn)
+        if mail is not None:
+            await enqueue_release_mail(release, mail, conn)
         return release
 
     return await within(_publish, connection)
@@ -172,6 +206,10 @@ class ReleaseView:
     flow: dict
     cards: list[ReleasedCard]
     by_id: dict[str, ReleasedCard] = field(default_factory=dict)
+    # Practice scenarios; for a release published before they existed, the NASRO base ones
+    # that fit its flow (scenarios_from_base), until the agency's next release carries its own.
+    scenarios: list[dict] = field(default_factory=list)
+    scenarios_from_base: bool = False
     lexicon: Lexicon = field(default_factory=app_lexicon)
     index: SearchIndex = field(init=False)
 
@@ -187,8 +225,10 @@ class ReleaseView:
         devices no longer match and fetch the release again rather than keep old fragments.
         So does the search index's digest, which changes with the lexicon or the index format.
         """
+        # Base scenarios shown for an older release come from the app, not the release: they count too.
+        lent = content_hash(self.scenarios) if self.scenarios_from_base else ""
         digest = hashlib.sha256(
-            f"{self.manifest_hash}:{templates_version()}:{self.index.digest}".encode()
+            f"{self.manifest_hash}:{templates_version()}:{self.index.digest}{lent}".encode()
         ).hexdigest()
         return f'"r{self.number}-{digest[:20]}"'
 
@@ -242,14 +282,15 @@ def templates_version() -> str:
 class ReleaseCache:
     """Loaded releases by id (they never change), least recently used dropped first."""
 
-    def __init__(self, size: int = 64):
+    def __init__(self, size: int = 64, base_scenarios: list[dict] | None = None):
         self._items: LRU[int, ReleaseView] = LRU(size)
+        self._base_scenarios = base_scenarios or []
 
     async def get(self, release: Release) -> ReleaseView:
         """The loaded view of a release."""
         view = self._items.get(release.id)
         if view is None:
-            view = self._items.put(release.id, await load_release(release))
+            view = self._items.put(release.id, await load_release(release, self._base_scenarios))
         return view
 
     async def get_by_id(self, release_id: int) -> ReleaseView:
@@ -258,8 +299,12 @@ class ReleaseCache:
         return view if view is not None else await self.get(await Release.get(id=release_id))
 
 
-async def load_release(release: Release) -> ReleaseView:
-    """Read a release and its card versions from the database."""
+async def load_release(release: Release, base_scenarios: list[dict] | None = None) -> ReleaseView:
+    """Read a release and its card versions from the database.
+
+    base_scenarios: the NASRO practice scenarios lent to a release published before releases
+    carried scenarios (those that fit its flow).
+    """
     rows = await ReleaseCard.filter(release=release).order_by("position").prefetch_related("version")
     cards = []
     for row in rows:
@@ -269,6 +314,7 @@ async def load_release(release: Release) -> ReleaseView:
         data["text"] = plain_text(data["body"])
         data["origins"] = row.origins
         cards.append(data)
+    lent = [s for s in base_scenarios or [] if fits_flow(s, release.flow)] if release.scenarios is None else []
     return ReleaseView(
         id=release.id,
         agency_id=release.agency_id,
@@ -281,6 +327,8 @@ async def load_release(release: Release) -> ReleaseView:
         categories=release.categories,
         flow=release.flow,
         cards=cards,
+        scenarios=release.scenarios if release.scenarios is not None else lent,
+        scenarios_from_base=release.scenarios is None and bool(lent),
     )
 
 

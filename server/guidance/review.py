@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 
 from server import clock
 from server.errors import Invalid, Refused
+from server.guidance import draft_scenarios, questions
 from server.guidance.change_class import MAJOR
 from server.guidance.content import content_hash
 from server.guidance.drafts import (
@@ -20,6 +21,7 @@ from server.guidance.drafts import (
     validate_card,
 )
 from server.guidance.releases import publish_release
+from server.mail.config import Mail
 from server.models import Agency, AuditEntry, Draft, DraftStatus, Release, Role, User
 from server.people import audit
 
@@ -30,6 +32,8 @@ CONTRIBUTING = [
     "draft.start", "draft.details", "draft.reorder", "draft.submit",
     "card.edit", "card.add", "card.retire", "card.discard",
     "base.take_in", "base.keep_ours", "base.merge", "base.add", "base.retire",
+    *questions.ACTIONS,
+    *draft_scenarios.ACTIONS,
 ]
 
 
@@ -86,11 +90,18 @@ async def _move(draft: Draft, src: tuple[DraftStatus, ...], conn=None, **values)
         setattr(draft, name, value)
 
 
+def _refuse_stale_questions(wc: WorkingCopy) -> None:
+    """Refuse a draft whose questions are about a card it no longer changes, or quote words no longer there."""
+    found = questions.problems(wc, wc.questions)
+    if found:
+        raise Invalid("Some questions need attention: " + " ".join(found), {"errors": found})
+
+
 async def submit(wc: WorkingCopy, actor: User, sources: dict) -> None:
     """Draft → in review, once it changes something, has a summary and every card passes the checks."""
     draft = wc.draft
     _refuse_status(draft, (DraftStatus.DRAFT,), "submit")
-    if not wc.changes() and not wc.order_changed() and not wc.realigned():
+    if not wc.changes() and not wc.order_changed() and not wc.realigned() and not wc.scenario_changes():
         raise DraftConflict("This draft does not change anything yet: edit, add or retire a card first.")
     if not draft.summary.strip():
         raise DraftConflict("Write a change summary (what changed and why) before you submit the draft.")
@@ -100,6 +111,7 @@ async def submit(wc: WorkingCopy, actor: User, sources: dict) -> None:
             problems += [str(e) for e in validate_card(wc, edit.data, sources, new=False)]
     if problems:
         raise Invalid("Some cards fail the content checks: " + "; ".join(problems), {"errors": problems})
+    _refuse_stale_questions(wc)
     async with in_transaction() as conn:
         await _move(
             draft, (DraftStatus.DRAFT,), conn,
@@ -179,16 +191,19 @@ def release_changes(wc: WorkingCopy) -> tuple[dict[str, str | None], bool]:
 
 
 async def publish(
-    wc: WorkingCopy, agency: Agency, actor: User, fingerprint: str | None, wake: Callable[[], None] | None = None
+    wc: WorkingCopy, agency: Agency, actor: User, fingerprint: str | None, wake: Callable[[], None] | None = None,
+    mail: Mail | None = None,
 ) -> Release:
     """Approved → published: release N+1 with the draft's cards and its push notices, in one transaction.
 
     wake: called once the transaction has committed, to start sending the notices now (the
     in-process push worker's wake; on PostgreSQL the commit also NOTIFYs every listening worker).
+    mail: when email is set up, the release's emails are written in the same transaction.
     """
     draft = wc.draft
     _refuse_status(draft, (DraftStatus.APPROVED,), "publish")
     _check_fingerprint(wc, fingerprint)
+    _refuse_stale_questions(wc)
     changes, requires_ack = release_changes(wc)
     due_at = None
     if requires_ack:
@@ -217,6 +232,9 @@ async def publish(
             publisher=actor,
             changes=changes,
             base_hashes=base_hashes,
+            questions=questions.release_rows(wc.questions),
+            scenarios=wc.scenarios,
+            mail=mail,
             connection=conn,
         )
         await _move(draft, (DraftStatus.PUBLISHED,), conn, published_release_id=release.id)

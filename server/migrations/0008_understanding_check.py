@@ -52,7 +52,7 @@ class Migration(migrations.Migration):
                 ('passage', fields.TextField(unique=False)),
                 ('hash', fields.CharField(max_length=64)),
             ],
-            options={'table': 'release_question', 'app': 'models', 'unique_together': (('release', 'position'),), 'pk_attr': 'id', 'table_description': "A published question of a release's understanding check; immutable, like its release."},
+            options={'table': 'release_question', 'app': 'models', 'unique_together': (('release', 'position'),), 'pk_attr': 'id', 'table_description': "A published question of a release's understanding check, immutable like its release."},
             bases=['Model'],
         ),
         ops.CreateModel(

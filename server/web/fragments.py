@@ -26,6 +26,8 @@ from server.web.page_context import (
     card_context,
     flow_context,
     home_context,
+    practice_context,
+    practice_list_context,
     search_context,
 )
 
@@ -58,7 +60,7 @@ class Fragments:
         self.passages = passages
         self._articles: LRU[str, Markup] = LRU(articles)
         self._pages: LRU[int, dict] = LRU(size)
-        self._changes: LRU[tuple[int, str], dict] = LRU(size)
+        self._changes: LRU[tuple[int, tuple], dict] = LRU(size)
 
     def article(self, card: dict) -> Markup:
         """The card's article (title, answer, body, local policy, sources): one per hash."""
@@ -95,6 +97,11 @@ class Fragments:
         }
         for node_id in release.flow["nodes"]:
             pages[f"/flow/{node_id}"] = self.page("views/flow.html", flow_context(release, node_id, self.passages))
+        pages["/practice"] = self.page("views/practice.html", practice_list_context(release))
+        for scenario in release.scenarios:
+            pages[f"/practice/{scenario['id']}"] = self.page(
+                "views/practice_scenario.html", practice_context(release, scenario["id"], self.passages)
+            )
         for card in release.cards:
             entry = self.page(
                 "views/card.html", card_context(release, card["id"], Markup(ARTICLE_MARK), self.passages)
@@ -104,14 +111,14 @@ class Fragments:
         return self._pages.put(release.id, pages)
 
     async def changes_page(
-        self, release: ReleaseView, attestation: str, context: Callable[[], Awaitable[dict]]
+        self, release: ReleaseView, agency_part: tuple, context: Callable[[], Awaitable[dict]]
     ) -> dict:
         """{title, main} of the release's what-changed page; context() is awaited only when not remembered.
 
-        Remembered per release and attestation wording: an agency may change its wording
-        without publishing a release.
+        Remembered per release and what of the agency the page shows (agency_part: the attestation
+        wording and the check requirements), which an agency may change without publishing a release.
         """
-        key = (release.id, attestation)
+        key = (release.id, agency_part)
         page = self._changes.get(key)
         if page is None:
             page = self._changes.put(key, self.page("views/changes.html", await context()))

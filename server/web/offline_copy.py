@@ -10,6 +10,7 @@ release's search index. The release's strong ETag (ReleaseView.etag) names all o
 from __future__ import annotations
 
 from server.acknowledgments.ledger import attestation_text
+from server.acknowledgments.prerequisites import Prerequisites, prerequisites
 from server.acknowledgments.sync import delta, page_delta
 from server.guidance.cards import ReleasedCard
 from server.guidance.changes import compare, previous, shown_hashes
@@ -40,11 +41,12 @@ def card_body(card: ReleasedCard, fragments: Fragments) -> dict:
     }
 
 
-def device_ack_panel(release: ReleaseView, hashes: list[str], attestation: str) -> dict:
-    """The acknowledgment panel as a device keeps it: one for all officers, so no one's state in it.
+def device_ack_panel(release: ReleaseView, hashes: list[str], attestation: str, before: Prerequisites) -> dict:
+    """The acknowledgment panel and the check as a device keeps them: one for all officers, so no one's state in them.
 
     No uuid and no CSRF token either: pwa/static/ack-queue.js fills them on the device and
-    shows the officer's own state from the acknowledgments it holds.
+    shows the officer's own state from the acknowledgments it holds; pwa/static/check.js asks the
+    questions (their answers, explanations and passages are in the page) and keeps the answers.
     """
     return {
         "required": release.requires_ack,
@@ -53,7 +55,17 @@ def device_ack_panel(release: ReleaseView, hashes: list[str], attestation: str) 
         "card_hashes": " ".join(hashes),
         "attestation": attestation,
         "current_number": release.number,
+        "before": before,
+        "answered": {},
+        "answered_at": None,
+        "trying": {},
+        "check_uuid": "",
     }
+
+
+def _rules(agency: Agency) -> tuple[bool, bool]:
+    # The agency's requirements, which an admin changes without publishing: the page shows them.
+    return (agency.require_check, agency.require_open)
 
 
 async def changes_page(release: ReleaseView, agency: Agency, releases: ReleaseCache, fragments: Fragments) -> dict:
@@ -64,9 +76,10 @@ async def changes_page(release: ReleaseView, agency: Agency, releases: ReleaseCa
         old = await previous(release, releases)
         card_changes = await compare(release, old)
         hashes = shown_hashes(release, card_changes, old is None)
-        return changes_context(release, old, card_changes, device_ack_panel(release, hashes, attestation))
+        before = await prerequisites(release, agency)
+        return changes_context(release, old, card_changes, device_ack_panel(release, hashes, attestation, before))
 
-    return await fragments.changes_page(release, attestation, context)
+    return await fragments.changes_page(release, (attestation, *_rules(agency)), context)
 
 
 def answer_key(current: ReleaseView, held: ReleaseView | None, agency: Agency) -> tuple:
@@ -74,11 +87,11 @@ def answer_key(current: ReleaseView, held: ReleaseView | None, agency: Agency) -
 
     The releases (immutable: their ids, and the current one's ETag, which also names the page
     templates and the search index) and what of the agency an answer may show, which an admin
-    can change without publishing: the attestation wording (in the what-changed page) and the
-    name (no page shows it yet). Whatever offline_copy comes to read besides the releases must
+    can change without publishing: the attestation wording and the check and reading
+    requirements (in the what-changed page) and the name (no page shows it yet). Whatever offline_copy comes to read besides the releases must
     be added here, or a kept answer would go on showing the old value.
     """
-    fingerprint = (agency.id, agency.name, attestation_text(agency, current.number))
+    fingerprint = (agency.id, agency.name, attestation_text(agency, current.number), *_rules(agency))
     return (held.id if held else None, current.id, current.etag, fingerprint)
 
 

@@ -214,6 +214,36 @@ def openapi_schema() -> dict:
                     },
                 },
             },
+            "/api/v1/answers": {
+                "post": {
+                    "summary": "Record the signed-in user's answers to a release's understanding check (idempotent).",
+                    "description": "Every question of the release in one submission, each with the choices picked "
+                    "in order, the last one right. One set of answers exists per officer and release: a replay "
+                    "with the same uuid, or another uuid for an answered release, returns the recorded answers "
+                    "with 200. 409 when the release has no questions; 400 names the field at fault and records "
+                    "nothing. See docs/api.md.",
+                    "parameters": [csrf_header],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AnswersRequest"}}},
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Recorded now.",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Answers"}}},
+                        },
+                        "200": {
+                            "description": "Already recorded: the stored answers.",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Answers"}}},
+                        },
+                        "400": _error(),
+                        "401": _error(),
+                        "403": _error(),
+                        "404": _error(),
+                        "409": _error(),
+                    },
+                },
+            },
             "/healthz": {
                 "get": {
                     "summary": "Liveness: 200 while the process answers (no database query, no sign-in).",
@@ -372,6 +402,20 @@ def openapi_schema() -> dict:
                             "type": "string",
                             "description": "The sentence shown to the officer; kept when it is a wording the agency used.",
                         },
+                        "reading": {
+                            "type": ["array", "null"],
+                            "description": "The cards opened on the device before acknowledging, each once.",
+                            "items": {
+                                "type": "object",
+                                "required": ["card_id", "hash", "seconds"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "card_id": {"type": "string"},
+                                    "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                                    "seconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+                                },
+                            },
+                        },
                     },
                 },
                 "Ack": {
@@ -385,6 +429,65 @@ def openapi_schema() -> dict:
                         "card_hashes": {"type": "array", "items": {"type": "string"}},
                         "seq": {"type": "integer", "description": "Position in the agency's ledger."},
                         "row_hash": {"type": "string"},
+                    },
+                },
+                "AnswersRequest": {
+                    "type": "object",
+                    "required": ["uuid", "release", "answers"],
+                    "properties": {
+                        "uuid": {"type": "string", "format": "uuid", "description": "Made by the device: the idempotency key."},
+                        "release": {"type": "integer", "minimum": 1, "maximum": MAX_RELEASE},
+                        "answers": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": 5,
+                            "description": "One per question of the release, every question answered.",
+                            "items": {
+                                "type": "object",
+                                "required": ["question", "tries"],
+                                "properties": {
+                                    "question": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "The question's hash."},
+                                    "tries": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "maxItems": 4,
+                                        "items": {"type": "integer", "minimum": 0, "maximum": 3},
+                                        "description": "The choices picked, in order, none twice: only the last one right.",
+                                    },
+                                },
+                            },
+                        },
+                        "device_time": {
+                            "type": ["string", "null"],
+                            "format": "date-time",
+                            "description": "With a time zone; from 2000-01-01T00:00:00Z to the end of 2099 (UTC).",
+                        },
+                        "device_id": {"type": ["string", "null"], "pattern": DEVICE_ID_PATTERN},
+                    },
+                },
+                "Answers": {
+                    "type": "object",
+                    "required": ["uuid", "release", "received_at", "answers", "check_hash"],
+                    "properties": {
+                        "uuid": {"type": "string"},
+                        "release": {"type": "integer"},
+                        "received_at": {"type": "string", "format": "date-time"},
+                        "answers": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["question", "tries", "right_first_time"],
+                                "properties": {
+                                    "question": {"type": "string"},
+                                    "tries": {"type": "array", "items": {"type": "integer"}},
+                                    "right_first_time": {"type": "boolean"},
+                                },
+                            },
+                        },
+                        "check_hash": {
+                            "type": "string",
+                            "description": "SHA-256 binding these answers; the acknowledgment of the release records it.",
+                        },
                     },
                 },
                 "PushReceiptRequest": {

@@ -7,6 +7,7 @@ from markupsafe import Markup
 from server.errors import NotFound
 from server.guidance.provenance import Passage, card_sources, outcome_sources
 from server.guidance.releases import ReleaseView
+from server.guidance.scenarios import walk
 
 # What kind of answer a flow outcome is, shown above it.
 OUTCOME_KINDS = {
@@ -72,6 +73,19 @@ def flow_context(release: ReleaseView, node_id: str | None, passages: dict[str, 
         "sources": outcome_sources(node, passages) if "outcome" in node else None,
         "policy": policy_blocks(release, node.get("policy") or []),
     }
+
+
+def practice_list_context(release: ReleaseView) -> dict:
+    """Practice: the release's scenarios, to pick one."""
+    return {"release": release, "scenarios": release.scenarios}
+
+
+def practice_context(release: ReleaseView, scenario_id: str, passages: dict[str, Passage]) -> dict:
+    """One practice scenario with every choice's outcome in the page, so no choice asks the server."""
+    scenario = next((s for s in release.scenarios if s["id"] == scenario_id), None)
+    if scenario is None:
+        raise NotFound("There is no such practice scenario in your agency's guidance.")
+    return {"release": release, "scenario": walk(scenario, passages)}
 
 
 def changes_context(release: ReleaseView, old: ReleaseView | None, changes: list, ack: dict) -> dict:

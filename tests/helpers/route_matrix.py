@@ -24,6 +24,7 @@ from server.guidance.releases import load_release, store_card
 from server.models import (
     Agency,
     BaseCard,
+    DraftQuestion,
     PushSubscription,
     Release,
     ReleaseCard,
@@ -63,6 +64,7 @@ class Side:
     invitation: str = ""  # an open set-password token
     endpoint: str = ""  # a push subscription endpoint of one of its officers
     base_update: str = ""  # a card with a pending NASRO base update
+    question_id: int = 0  # a question of its draft's understanding check
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,31 @@ def _draft_card(s: Side) -> dict:
     return {"draft_id": s.draft_id, "card_id": s.card_id}
 
 
+def _draft_question(s: Side) -> dict:
+    return {"draft_id": s.draft_id, "question_id": s.question_id}
+
+
+def _question_fields(s: Side) -> dict:
+    # The world's draft changes no card, so a question about one is refused (400, form re-shown).
+    return {"card_id": s.card_id, "text": "Matrix question?", "choice_0": "Yes", "choice_1": "No", "answer": "0",
+            "explanation": "Matrix.", "passage": "matrix"}
+
+
 def _card_fields(s: Side) -> dict:
     return {"op": "preview", "title": "Preview title", "summary": "Preview.", "body": "## Do\n- x\n"}
+
+
+def _draft_scenario(s: Side) -> dict:
+    return {"draft_id": s.draft_id, "scenario_id": "vape-handed-over"}
+
+
+def _scenario_fields(s: Side) -> dict:
+    return {
+        "id": "matrix-scenario", "title": "Matrix scenario", "situation": "A student asks for help.",
+        "supported": "0",
+        "c0_label": "Listen", "c0_text": "Listen.", "c0_flow": "out-talk", "c0_passages": ["proactive", "local"],
+        "c1_label": "Walk away", "c1_text": "Build the relationship.", "c1_flow": "out-talk", "c1_passages": "mou-roles",
+    }
 
 
 def _ack(s: Side, form: bool = False) -> dict:
@@ -110,17 +135,35 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/flow"): Access(ALL),
     ("GET", "/flow/{node}"): Access(ALL, ids=lambda s: {"node": "what"}, isolated=False, note="flow steps are not agency objects"),
     ("GET", "/offline"): Access(None),
+    ("GET", "/practice"): Access(ALL),
+    ("GET", "/practice/{scenario_id}"): Access(
+        ALL, ids=lambda s: {"scenario_id": "vape-handed-over"}, isolated=False,
+        note="every agency's release holds the NASRO base scenarios; a page reads only the user's own release",
+    ),
     ("GET", "/shell"): Access(ALL),
     ("GET", "/changes"): Access(ALL),
     ("GET", "/releases/{number:num}/changes"): Access(ALL, ids=lambda s: {"number": s.release_number}),
     ("GET", "/alerts"): Access(ALL),
+    # An officer's email choice: their own account only (nothing to name, nothing of another agency).
+    ("POST", "/alerts/email"): Access(ALL, body=lambda s: {"optional": "no"}, own=(303,)),
     # Acknowledging a release: anyone signed in (the body names the release: ours only).
     ("POST", "/acks"): Access(ALL, body=lambda s: _ack(s, form=True), own=(303,), body_isolated=True),
+    # The check without JavaScript; the world's release has no questions: 409, nothing recorded.
+    ("POST", "/releases/{number:num}/check"): Access(
+        ALL, ids=lambda s: {"number": s.release_number}, body=lambda s: {"q0": "0", "check_uuid": str(uuid.uuid4())}, own=(409,)
+    ),
     ("POST", "/api/v1/acks"): Access(ALL, json=True, body=_ack, own=(200, 201), body_isolated=True),
     ("GET", "/api/v1/acks"): Access(ALL),
+    # Answers to a release's understanding check (the body names the release: ours only). The world's
+    # release has no questions, so ours is refused 409 with nothing recorded (tests/test_answers.py records).
+    ("POST", "/api/v1/answers"): Access(
+        ALL, json=True, own=(409,), body_isolated=True,
+        body=lambda s: {"release": s.release_number, "uuid": str(uuid.uuid4()), "answers": [{"question": "0" * 64, "tries": [0]}]},
+    ),
     # Supervisor pages: supervisors and admins.
     ("GET", "/supervisor"): Access(SUPERVISORS),
     ("GET", "/supervisor/releases/{number:num}"): Access(SUPERVISORS, ids=lambda s: {"number": s.release_number}),
+    ("GET", "/supervisor/releases/{number:num}/answers.csv"): Access(SUPERVISORS, ids=lambda s: {"number": s.release_number}),
     ("GET", "/supervisor/releases/{number:num}/acks.csv"): Access(
         SUPERVISORS, ids=lambda s: {"number": s.release_number}
     ),
@@ -150,6 +193,13 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/admin/users/{user_id:num}/deactivate"): Access(ADMINS, ids=lambda s: {"user_id": s.person_id}, own=(303,)),
     ("POST", "/admin/users/{user_id:num}/reactivate"): Access(ADMINS, ids=lambda s: {"user_id": s.inactive_id}, own=(303,)),
     ("POST", "/admin/users/{user_id:num}/link"): Access(ADMINS, ids=lambda s: {"user_id": s.person_id}),
+    # Roster import: the template lists the admin's own agency; a form without a file, or a
+    # damaged carried file, is re-shown with its message (400).
+    ("GET", "/admin/users/roster-template.csv"): Access(ADMINS),
+    ("POST", "/admin/users/roster"): Access(ADMINS, own=(400,), note="multipart upload; without a file 400"),
+    ("POST", "/admin/users/roster/apply"): Access(
+        ADMINS, body=lambda s: {"roster": "x", "plan": "x"}, own=(400,), note="a damaged carried file is 400"
+    ),
     ("GET", "/admin/audit"): Access(ADMINS),
     ("GET", "/admin/attestation"): Access(ADMINS),
     ("POST", "/admin/attestation"): Access(
@@ -165,6 +215,29 @@ ROUTES: dict[tuple[str, str], Access] = {
     ),
     ("GET", "/admin/drafts/{draft_id:num}/new-card"): Access(ADMINS, ids=_draft),
     ("POST", "/admin/drafts/{draft_id:num}/new-card"): Access(ADMINS, ids=_draft, body=_card_fields),
+    ("GET", "/admin/drafts/{draft_id:num}/scenarios"): Access(ADMINS, ids=_draft),
+    ("POST", "/admin/drafts/{draft_id:num}/scenarios"): Access(ADMINS, ids=_draft, body=_scenario_fields, own=(303,)),
+    ("GET", "/admin/drafts/{draft_id:num}/scenarios/{scenario_id}"): Access(ADMINS, ids=_draft_scenario),
+    ("POST", "/admin/drafts/{draft_id:num}/scenarios/{scenario_id}"): Access(
+        ADMINS, ids=_draft_scenario, body=_scenario_fields, own=(303,)
+    ),
+    ("POST", "/admin/drafts/{draft_id:num}/scenarios/{scenario_id}/remove"): Access(
+        ADMINS, ids=_draft_scenario, own=(303,)
+    ),
+    ("GET", "/admin/drafts/{draft_id:num}/questions/new"): Access(ADMINS, ids=_draft),
+    ("POST", "/admin/drafts/{draft_id:num}/questions/new"): Access(
+        ADMINS, ids=_draft, body=_question_fields, own=(400,), note="the world's draft changes no card: refused, form re-shown"
+    ),
+    ("GET", "/admin/drafts/{draft_id:num}/questions/{question_id:num}"): Access(ADMINS, ids=_draft_question),
+    ("POST", "/admin/drafts/{draft_id:num}/questions/{question_id:num}"): Access(
+        ADMINS, ids=_draft_question, body=_question_fields, own=(400,), note="about a card the draft does not change"
+    ),
+    ("POST", "/admin/drafts/{draft_id:num}/questions/{question_id:num}/remove"): Access(
+        ADMINS, ids=_draft_question, own=(303,)
+    ),
+    ("POST", "/admin/drafts/{draft_id:num}/questions/{question_id:num}/move"): Access(
+        ADMINS, ids=_draft_question, body=lambda s: {"direction": "down"}, own=(303,)
+    ),
     ("POST", "/admin/drafts/{draft_id:num}/{step:str}"): Access(
         ADMINS, ids=lambda s: {"draft_id": s.draft_id, "step": "withdraw"}, own=(303,)
     ),
@@ -314,6 +387,11 @@ async def build_world(settings) -> tuple[Side, Side]:
     other.base_update = other.card_id
     for side in (own, other):
         side.draft_id = (await start_draft(side.agency, side.users["admin"])).id
+        words = "Matrix" if side is own else SECRET
+        side.question_id = (await DraftQuestion.create(
+            draft_id=side.draft_id, position=0, card_id=side.card_id, text=f"{words} question?",
+            choices=[f"{words} yes", f"{words} no"], answer=0, explanation=f"{words}.", passage=f"{words} words",
+        )).id
         name = "own" if side is own else SECRET.lower()
         side.endpoint = f"https://fcm.googleapis.com/fcm/send/{name}-device"
         await PushSubscription.create(

@@ -9,9 +9,17 @@ from starlette.responses import Response
 
 from server import clock
 from server.errors import DomainError, Invalid, NotFound
-from server.guidance import review
-from server.guidance.drafts import STATUS_LABELS, WorkingCopy, set_details, start_draft
+from server.guidance import questions, review
+from server.guidance.drafts import (
+    ACTIVE,
+    STATUS_LABELS,
+    WorkingCopy,
+    set_details,
+    start_draft,
+)
+from server.mail.config import mail_for
 from server.models import Draft, Release, User
+from server.push.runtime import wake_senders
 from server.web.errors import ApiError, status_of
 from server.web.views.admin_common import (
     admin,
@@ -32,6 +40,9 @@ NOTICES = {
     "approve": "Approved. It can now be published.",
     "send_back": "Sent back to the author with your comment.",
     "withdraw": "The draft was withdrawn. Nothing was published.",
+    "question": "Question saved.",
+    "question_remove": "Question removed.",
+    "question_move": "Question moved.",
 }
 
 
@@ -108,9 +119,30 @@ async def draft_page(request: Request, wc: WorkingCopy | None = None, *, error: 
             "error": error,
             "notice": notice,
             "published": published,
+            "check": check_context(wc, agency, requires_ack),
         },
         status_code=status_code,
     )
+
+
+def check_context(wc: WorkingCopy, agency, requires_ack: bool) -> dict:
+    """The draft page's understanding check: its questions, what stops them publishing, and the agency's rule."""
+    changed = questions.changed_cards(wc)
+    # A published or withdrawn draft is shown on top of the current release: nothing to check.
+    active = wc.draft.status in ACTIVE
+    return {
+        "questions": [
+            {"q": q, "title": wc.by_id[q.card_id]["title"] if q.card_id in wc.by_id else q.card_id}
+            for q in wc.questions
+        ],
+        "active": active,
+        "problems": questions.problems(wc, wc.questions) if active else [],
+        "can_add": wc.editable and bool(changed) and len(wc.questions) < questions.MAX_QUESTIONS,
+        "has_changed_cards": bool(changed),
+        "max": questions.MAX_QUESTIONS,
+        "required": agency.require_check and requires_ack,
+        "require_check": agency.require_check,
+    }
 
 
 async def show(request: Request) -> Response:
@@ -158,9 +190,11 @@ async def step(request: Request) -> Response:
         elif name == "withdraw":
             await review.withdraw(wc.draft, user)
         elif name == "publish":
-            worker = request.app.state.push_worker
-            wake = worker.wake if worker is not None else None
-            release = await review.publish(wc, await agency_of(user), user, fingerprint, wake=wake)
+            # Emails are written with the release when email is set up; both outboxes start sending at commit.
+            release = await review.publish(
+                wc, await agency_of(user), user, fingerprint,
+                wake=lambda: wake_senders(request.app), mail=mail_for(request.app.state.settings),
+            )
             return back_to(f"/admin/releases?published={release.number}")
         else:
             raise ApiError(404, "There is no such review step.")

@@ -37,6 +37,11 @@ async def changes(request: Request) -> Response:
         from_number = new.number - 1
     if from_number >= new.number and new.number > 0 and from_number != 0:
         raise ApiError(400, "Compare an older release (from) with a newer one (to).")
+    return await changes_page(request, user, new, from_number)
+
+
+async def changes_page(request: Request, user, new: ReleaseView, from_number: int, trying: dict | None = None) -> Response:
+    """The what-changed page of `new` against release `from_number`; trying: check answers not yet all right (no JS)."""
     old, card_changes = await comparison(request, user, new, from_number)
-    ack = await ack_panel(user, new, shown_hashes(new, card_changes, old is None))
+    ack = await ack_panel(user, new, shown_hashes(new, card_changes, old is None), trying)
     return page(request, "views/changes.html", changes_context(new, old, card_changes, ack))

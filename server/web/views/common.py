@@ -45,6 +45,7 @@ async def require_csrf(request: Request, form=None, roles: set[Role] | None = No
     if given is None:
         given = form.get("csrf_token")
     if not isinstance(given, str) or not csrf_ok(session.csrf_token, given):
+        await form.close()  # an uploaded file's temporary file goes now, not when collected
         raise ApiError(403, "This form had expired or was not sent from this app. Go back, reload the page and try again.")
     return form
 
@@ -56,6 +57,7 @@ async def _form(request: Request) -> FormData:
         form = await request.form()
         for name, value in form.multi_items():
             if isinstance(value, str) and "\x00" in value:  # no text column can store it
+                await form.close()
                 raise ApiError(400, f"{name[:40]} may not contain NUL characters.", {name[:40]: "nul"})
         return form
     return FormData()

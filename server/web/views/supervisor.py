@@ -9,6 +9,11 @@ from starlette.responses import Response
 
 from server import clock
 from server.acknowledgments.chart import completion_chart
+from server.acknowledgments.check_stats import (
+    check_stats,
+    officer_checks,
+    release_answers_csv,
+)
 from server.acknowledgments.checkpoints import latest_checkpoint
 from server.acknowledgments.dashboard import (
     ReleaseStatus,
@@ -58,13 +63,14 @@ async def release_detail(request: Request) -> Response:
     _, user = await signed_in(request, SUPERVISORS)
     moment = clock.now()
     status = await _status(user, request.path_params["number"], moment)
-    context = {"status": status, "reminded": _count_param(request, "reminded"), "unreachable": _count_param(request, "unreachable")}
+    context = {"status": status, **{k: _count_param(request, k) for k in ("reminded", "pushed", "emailed", "unreachable")}}
+    school = request.query_params.get("school", "")[:200]
+    context["check"] = await check_stats(user.agency_id, status, school)
     if not status.requires_ack:
         return page(request, "views/supervisor/release.html", context)
     show = request.query_params.get("status", "outstanding")
     if show not in SHOW:
         raise ApiError(400, "status must be outstanding, acknowledged or all.", {"status": show})
-    school = request.query_params.get("school", "")[:200]
     number = parse_page_number(request.query_params.get("page", "1"))
     late = await count_release(user.agency_id, status, school)
     listed = {"outstanding": status.outstanding, "acknowledged": status.acknowledged, "all": status.expected}[show]
@@ -109,6 +115,12 @@ async def officer(request: Request) -> Response:
     numbers = [h.number for h in history]
     releases = dict(await Release.filter(agency_id=user.agency_id, number__in=numbers).values_list("id", "number")) if numbers else {}
     ladders = await release_ladders(user.agency_id, person.id, releases)
+    checks = await officer_checks(user.agency_id, person.id, releases)
+    for number, check in checks.items():
+        if check.reading:
+            titles = (await release_for(request, user, number)).by_id
+            for read in check.reading:
+                read["title"] = titles[read["card_id"]]["title"] if read["card_id"] in titles else read["card_id"]
     return page(
         request,
         "views/supervisor/officer.html",
@@ -119,6 +131,7 @@ async def officer(request: Request) -> Response:
             "last_sync_at": last_sync_at,
             "alerts": alerts,
             "ladders": ladders,
+            "checks": checks,
         },
     )
 
@@ -140,6 +153,18 @@ async def release_csv(request: Request) -> Response:
     return _download(
         await release_acks_csv(user.agency_id, status, moment),
         f"{agency.slug}-release-{status.number}-acknowledgments.csv",
+        "text/csv; charset=utf-8",
+    )
+
+
+async def release_answers(request: Request) -> Response:
+    """/supervisor/releases/N/answers.csv: every officer's answers to the release's questions, one row per question."""
+    _, user = await signed_in(request, SUPERVISORS)
+    status = await _status(user, request.path_params["number"], clock.now())
+    agency = await Agency.get(id=user.agency_id)
+    return _download(
+        await release_answers_csv(user.agency_id, status),
+        f"{agency.slug}-release-{status.number}-answers.csv",
         "text/csv; charset=utf-8",
     )
 
