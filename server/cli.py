@@ -191,15 +191,20 @@ def cmd_create_agency(args, settings: Settings) -> int:
     return 0
 
 
+async def _open_agency(settings: Settings, slug: str) -> Agency | None:
+    """Open the (current) database and find an agency by slug; None when there is none."""
+    await db.open_db(settings)
+    await db.ensure_current(settings)
+    return await Agency.get_or_none(slug=slug)
+
+
 def cmd_create_user(args, settings: Settings) -> int:
     password = args.password
     if password is None and sys.stdin.isatty():
         password = getpass.getpass("Password (empty: print a link to set it): ") or None
 
     async def go():
-        await db.open_db(settings)
-        await db.ensure_current(settings)
-        agency = await Agency.get_or_none(slug=args.agency)
+        agency = await _open_agency(settings, args.agency)
         if agency is None:
             raise SystemExit(f"No agency with slug {args.agency!r}.")
         return await _create_user(
@@ -269,9 +274,7 @@ def cmd_import_roster(args, settings: Settings) -> int:
         return 2
 
     async def go():
-        await db.open_db(settings)
-        await db.ensure_current(settings)
-        agency = await Agency.get_or_none(slug=args.agency)
+        agency = await _open_agency(settings, args.agency)
         if agency is None:
             print(f"No agency with slug {args.agency!r}.", file=sys.stderr)
             return 2, None
@@ -361,9 +364,7 @@ def cmd_ledger_verify(args, settings: Settings) -> int:
         return 2
 
     async def go():
-        await db.open_db(settings)
-        await db.ensure_current(settings)
-        agency = await Agency.get_or_none(slug=args.agency)
+        agency = await _open_agency(settings, args.agency)
         if agency is None:
             return checkpoints.Report(2, f"No agency with slug {args.agency!r}.")
         # Given public keys replace the site's own: check with keys held elsewhere.
@@ -379,9 +380,7 @@ def cmd_ledger_checkpoint(args, settings: Settings) -> int:
     from server.acknowledgments import checkpoints
 
     async def go():
-        await db.open_db(settings)
-        await db.ensure_current(settings)
-        agency = await Agency.get_or_none(slug=args.agency)
+        agency = await _open_agency(settings, args.agency)
         if agency is None:
             return None
         return checkpoints.checkpoint_file(await checkpoints.make_checkpoint(agency, "command"))

@@ -136,7 +136,14 @@
     return db.getAll(ANSWERS);
   }
 
-  const acks = { all, find, put, flush, findAnswers, putAnswers, allAnswers };
+  // The id the sync sends (so the dashboard can match an ack or answers to a device's last sync),
+  // or null when this browser's storage cannot give one.
+  async function deviceId() {
+    const id = await db.deviceId().catch(() => null);
+    return typeof id === "string" && /^[A-Za-z0-9_-]{8,64}$/.test(id) ? id : null;
+  }
+
+  const acks = { all, find, put, flush, findAnswers, putAnswers, allAnswers, deviceId };
   if (inWorker) self.fieldguide.acks = acks;
   else self.fieldguideAcks = acks;
 })();

@@ -28,12 +28,6 @@ function when(iso) {
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 }
 
-async function deviceId() {
-  // The same id the sync sends, so the dashboard can match an ack to a device's last sync.
-  const id = await self.fieldguideDb.deviceId().catch(() => null);
-  return typeof id === "string" && /^[A-Za-z0-9_-]{8,64}$/.test(id) ? id : null;
-}
-
 function showPanel(record) {
   if (!panel || panel.dataset.state !== "form") return;
   const form = panel.querySelector("[data-ack-form]");
@@ -113,7 +107,7 @@ async function acknowledge(event) {
         card_hashes: String(data.get("card_hashes")).split(/\s+/).filter(Boolean),
         attestation: String(data.get("attestation")),
         device_time: new Date().toISOString(),
-        device_id: await deviceId(),
+        device_id: await acks.deviceId(),
         // The changed cards opened on this device, and for how long (reading.js): sent only here.
         reading: await self.fieldguideReading.opened(user, self.fieldguideReading.parseChanged(panel.dataset.changed)),
         csrf: token,

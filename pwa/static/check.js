@@ -34,11 +34,6 @@ function plural(count, word) {
   return count === 1 ? `1 ${word}` : `${count} ${word}s`;
 }
 
-async function deviceId() {
-  const id = await self.fieldguideDb.deviceId().catch(() => null);
-  return typeof id === "string" && /^[A-Za-z0-9_-]{8,64}$/.test(id) ? id : null;
-}
-
 // This officer's answers to this release on this device: a record of the outbox's "answers" store.
 async function record() {
   return acks.findAnswers(user, release);
@@ -172,7 +167,7 @@ async function choose(item, value) {
     const order = questions().map((q) => q.dataset.question);
     rec.answers.sort((a, b) => order.indexOf(a.question) - order.indexOf(b.question));
     Object.assign(rec, {
-      state: "waiting", device_time: new Date().toISOString(), device_id: await deviceId(), csrf: token,
+      state: "waiting", device_time: new Date().toISOString(), device_id: await acks.deviceId(), csrf: token,
     });
   }
   await acks.putAnswers(rec);

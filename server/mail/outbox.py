@@ -9,18 +9,18 @@ no row is sent twice by two of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 
-from tortoise import connections
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from server import clock
+from server import clock, outbox_queue
 from server.db import within
 from server.mail import messages
 from server.mail.config import Mail
 from server.models import Agency, EmailOutbox, Release, Role, User
+from server.outbox_queue import numbered
 
 PENDING, SENDING, SENT, FAILED, REPLACED = "pending", "sending", "sent", "failed", "replaced"
 LINK_KINDS = ("invite", "reset")
@@ -133,11 +133,6 @@ class Claimed:
     active: bool | None = None  # the person's account (None: no account)
 
 
-def _numbered(sql: str) -> str:
-    parts = sql.split("?")
-    return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
-
-
 _WAITING = "status IN ('pending', 'sending')"
 
 
@@ -158,34 +153,22 @@ def queue_sql(dialect: str) -> dict[str, str]:
         "next_due": f"SELECT next_attempt_at FROM email_outbox WHERE {_WAITING} ORDER BY next_attempt_at, id LIMIT 1",
     }
     if dialect == "postgres":
-        sql = {name: _numbered(text) for name, text in sql.items()}
+        sql = {name: numbered(text) for name, text in sql.items()}
     return sql
 
 
 
 async def next_due() -> datetime | None:
     """When the earliest email still to send is due (a retry, or a lease running out); None if none."""
-    client = connections.get("default")
-    rows = await client.execute_query_dict(queue_sql(client.capabilities.dialect)["next_due"], [])
-    if not rows:
-        return None
-    value = rows[0]["next_attempt_at"]
-    return clock.stored_time(value)  # SQLite: text
+    return await outbox_queue.next_due(queue_sql)
 
 
 async def claim(limit: int, lease_seconds: int) -> list[Claimed]:
     """Take up to `limit` due emails for this worker; an email stays taken for the lease."""
-    if limit <= 0:
-        return []
-    moment = clock.now()
-    values = [moment + timedelta(seconds=lease_seconds), moment, limit]
-    client = connections.get("default")
-    if client.capabilities.dialect == "postgres":
-        async with in_transaction() as conn:
-            rows = await conn.execute_query_dict(queue_sql("postgres")["claim"], values)
-    else:
-        rows = await client.execute_query_dict(queue_sql(client.capabilities.dialect)["claim"], values)
-    claimed = [Claimed(**{k: r[k] for k in Claimed.__dataclass_fields__}) for r in rows]
+    claimed = [
+        Claimed(**{k: r[k] for k in Claimed.__dataclass_fields__})
+        for r in await outbox_queue.claim(queue_sql, limit, lease_seconds)
+    ]
     for c in claimed:
         c.active = None if c.active is None else bool(c.active)  # SQLite: 0 or 1
     return sorted(claimed, key=lambda c: c.id)

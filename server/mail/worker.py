@@ -6,7 +6,7 @@ import asyncio
 import logging
 from datetime import datetime
 
-from server import clock
+from server import outbox_queue
 from server.backoff import retry_time
 from server.mail import outbox
 from server.mail.config import check_from, parse_smtp_url
@@ -58,14 +58,8 @@ class MailWorker:
             self._task = None
 
     async def _idle(self, due: datetime | None) -> None:
-        timeout = self.poll
-        if due is not None:
-            timeout = min(timeout, max(NAP, (due - clock.now()).total_seconds()))
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except TimeoutError:
-            pass
-        self._wake.clear()
+        """Sleep until woken, the next email is due (a retry, a lease running out) or the poll."""
+        await outbox_queue.pause(self._wake, outbox_queue.idle_timeout(self.poll, due, NAP))
 
     def _after(self, row: Claimed, answer: Answer) -> Settled:
         """The outcome of one try: a retry becomes failed once the email has had its max attempts."""

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache, lru_cache
 
 from tortoise import connections
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from server import clock
+from server import clock, outbox_queue
 from server.db import within
 from server.models import (
     Agency,
@@ -21,6 +21,7 @@ from server.models import (
     ReleaseCard,
     User,
 )
+from server.outbox_queue import numbered
 
 # Every notice of an app shares one Topic, so a push service keeps only the newest undelivered
 # one per device (and a notice sent twice after a crash replaces itself rather than stacking).
@@ -104,12 +105,6 @@ _COLUMNS = (
 )
 
 
-def _numbered(sql: str) -> str:
-    """SQLite's `?` placeholders as PostgreSQL's `$1, $2, …` (no statement here has a `?` in a literal)."""
-    parts = sql.split("?")
-    return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
-
-
 @cache
 def fan_out_sql(dialect: str, audience: str) -> str:
     """One INSERT … SELECT writing a notice per subscription of an audience, in subscription order.
@@ -137,7 +132,7 @@ def fan_out_sql(dialect: str, audience: str) -> str:
         sql += " RETURNING user_id"
     elif pg:
         sql = f"WITH written AS ({sql} RETURNING 1) SELECT count(*) AS notices FROM written"
-    return _numbered(sql) if pg else sql
+    return numbered(sql) if pg else sql
 
 
 def _shared(release: Release, kind: str, payload: dict, urgency: str, ttl: int, moment: datetime) -> list:
@@ -175,7 +170,7 @@ def replace_sql(dialect: str) -> str:
         "WHERE agency_id = ? AND kind = 'release' AND status = 'pending' AND release_id <> ? AND subscription_id IN "
         '(SELECT s.id FROM push_subscription s JOIN "user" u ON u.id = s.user_id WHERE u.agency_id = ? AND u.active)'
     )
-    return _numbered(sql) if dialect == "postgres" else sql
+    return numbered(sql) if dialect == "postgres" else sql
 
 
 async def announce(connection) -> None:
@@ -290,40 +285,18 @@ def queue_sql(dialect: str) -> dict[str, str]:
         "next_due": f"SELECT next_attempt_at FROM {table} WHERE {_WAITING} ORDER BY next_attempt_at, id LIMIT 1",
     }
     if dialect == "postgres":
-        sql = {name: _numbered(text) for name, text in sql.items()}
+        sql = {name: numbered(text) for name, text in sql.items()}
     return sql
-
-
-async def _query(name: str, values: list) -> list[dict]:
-    client = connections.get("default")
-    return await client.execute_query_dict(queue_sql(client.capabilities.dialect)[name], values)
 
 
 async def next_due() -> datetime | None:
     """When the earliest notice still to send is due (a retry, or a lease running out); None if none."""
-    rows = await _query("next_due", [])
-    if not rows:
-        return None
-    value = rows[0]["next_attempt_at"]
-    return clock.stored_time(value)  # SQLite: text
+    return await outbox_queue.next_due(queue_sql)
 
 
 async def claim(limit: int, lease_seconds: int) -> list[Claimed]:
     """Take up to `limit` due notices for this worker; a notice stays taken for the lease."""
-    if limit <= 0:
-        return []
-    moment = clock.now()
-    values = [moment + timedelta(seconds=lease_seconds), moment, limit]
-    client = connections.get("default")
-    if client.capabilities.dialect == "postgres":
-        async with in_transaction() as conn:
-            # No wait for the disk at this commit: a claim lost in a database crash only puts its
-            # rows back as due (sent again, as any row in flight at a crash), and the next
-            # settle's commit, which does wait, makes the claim durable with it.
-            await conn.execute_script("SET LOCAL synchronous_commit = off")
-            rows = await conn.execute_query_dict(queue_sql("postgres")["claim"], values)
-    else:
-        rows = await client.execute_query_dict(queue_sql(client.capabilities.dialect)["claim"], values)
+    rows = await outbox_queue.claim(queue_sql, limit, lease_seconds)
     return sorted((_claimed(r) for r in rows), key=lambda c: c.id)
 
 

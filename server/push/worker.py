@@ -7,7 +7,7 @@ import logging
 import signal
 from datetime import datetime, timedelta
 
-from server import clock, db
+from server import clock, db, outbox_queue
 from server.backoff import retry_time
 from server.errors import Invalid
 from server.mail.config import mail_enabled
@@ -62,19 +62,11 @@ class PushWorker:
 
     async def _idle(self, due: datetime | None) -> None:
         """Sleep until woken, the next notice is due (a retry, a lease running out) or the poll."""
-        timeout = self.poll
-        if due is not None:
-            # Not under NAP: a row due but taken by another worker this instant is not a spin.
-            timeout = min(timeout, max(NAP, (due - clock.now()).total_seconds()))
-        await self._pause(timeout)
+        await self._pause(outbox_queue.idle_timeout(self.poll, due, NAP))
 
     async def _pause(self, timeout: float) -> None:
         """Wait until woken (new notices, or sends finished that leave work to do) or timeout."""
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except TimeoutError:
-            pass
-        self._wake.clear()
+        await outbox_queue.pause(self._wake, timeout)
 
     async def _process(self, sender: Sender, row: Claimed) -> Settled:
         try:
